@@ -1,0 +1,28 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# The main job: a short tuning run on a built-in task; prints the best kernel, logs to runs/.
+demo: install
+	$(VENV)/bin/msgym tune --task gmm-512 --agent random --trials 16 --logdir runs
+
+test: install
+	$(PY) -m pytest -q tests
+
+bench: install
+	$(PY) experiments/bench_step.py --json experiments/results/step_speed.json
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,81 @@
+"""The ``msgym`` command: ``msgym tasks`` and ``msgym tune``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from msgym.tasks import TaskError
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from msgym.space import design_spaces
+    from msgym.tasks import BUILTIN_TASKS, get_task
+
+    names = args.task or list(BUILTIN_TASKS)
+    print(f"{'task':<12} {'MFLOP':>9} {'spaces':>6} {'design-space size':>18}  description")
+    for name in names:
+        task = get_task(name, args.target)
+        spaces = design_spaces(task)
+        summary = BUILTIN_TASKS[name].summary if name in BUILTIN_TASKS else task.spec
+        print(f"{task.name:<12} {task.flops / 1e6:>9.2f} {len(spaces):>6} {sum(spaces.sizes):>18.3g}  {summary}")
+    return 0
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from msgym.records import EpisodeRecord
+    from msgym.search import tune
+    from msgym.tasks import get_task
+
+    task = get_task(args.task, args.target)
+    print(f"tuning {task.describe()} with {args.agent} for {args.trials} trials (seed {args.seed})", flush=True)
+    result = tune(task, args.agent, trials=args.trials, seed=args.seed, logdir=args.logdir)
+    if result.best is None:
+        print(f"no valid kernel in {result.trials} trials ({result.errors} errors)")
+        return 1
+    best: EpisodeRecord = result.best
+    print(f"\nbest of {result.trials} trials in {result.wall_s:.1f} s ({result.errors} errors):")
+    print(f"  latency {best.latency_s * 1e3:.3f} ms, {result.best_gflops:.1f} GFLOPS, "
+          f"{best.speedup:.2f}x the unscheduled program")
+    print(f"  design space {best.space}, decisions {json.dumps(best.decisions)}")
+    if result.run_dir:
+        print(f"  run folder {result.run_dir} (tensorboard --logdir {args.logdir})")
+    if args.show:
+        print(best.replay().mod.script())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="msgym", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    target_help = 'TVM target: "llvm" (this CPU, the default) or a JSON dict'
+
+    p = sub.add_parser("tasks", help="list tasks with FLOPs and design-space size")
+    p.add_argument("task", nargs="*", help="tasks to list (default: the built-in suite)")
+    p.add_argument("--target", default=None, help=target_help)
+    p.set_defaults(func=_cmd_tasks)
+
+    p = sub.add_parser("tune", help="search one task with one agent under a trial budget")
+    p.add_argument("--task", required=True, help="built-in task name or path/to/file.py:NAME")
+    p.add_argument("--agent", default="random")
+    p.add_argument("--trials", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--logdir", default="runs", help="TensorBoard/run folder root")
+    p.add_argument("--target", default=None, help=target_help)
+    p.add_argument("--no-show", dest="show", action="store_false", help="do not print the best program")
+    p.set_defaults(func=_cmd_tune)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (TaskError, ValueError) as err:
+        print(f"msgym: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

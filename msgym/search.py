@@ -1,0 +1,189 @@
+"""One search interface: a strategy proposes candidates, the loop measures them and logs.
+
+A strategy (``agents/<name>.py``) never builds or times a kernel: the loop owns the budget, the
+measurer and the logging (TensorBoard tags ``search/*`` and ``measure/*``; records as JSON lines).
+``create(name)`` makes a strategy from its short name; ``tune`` accepts a name or an instance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from msgym.measure import MeasureResult, Measurer
+from msgym.records import EpisodeRecord, append
+from msgym.space import DesignSpaces, InvalidCandidate, design_spaces
+from msgym.tasks import Task, get_task
+
+__all__ = ["Candidate", "SearchStrategy", "create", "tune", "TuneResult", "AGENTS"]
+
+AGENTS = ("random",)  # modules of agents/ that define a strategy
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """A point of a task's design space: which space, and one decision per sampling instruction."""
+
+    space: int
+    decisions: tuple
+
+    @classmethod
+    def of(cls, space: int, decisions: list[Any]) -> "Candidate":
+        return cls(space, tuple(tuple(d) if isinstance(d, list) else d for d in decisions))
+
+    def decision_list(self) -> list[Any]:
+        return [list(d) if isinstance(d, tuple) else d for d in self.decisions]
+
+
+class SearchStrategy:
+    """Proposes candidates and learns from their measured results."""
+
+    name = "base"
+
+    def setup(self, spaces: DesignSpaces, seed: int) -> None:
+        self.spaces, self.seed = spaces, seed
+
+    def propose(self, n: int) -> list[Candidate]:
+        raise NotImplementedError
+
+    def observe(self, candidates: list[Candidate], results: list[MeasureResult]) -> None:
+        """Told every measured result of its proposals (default: ignore)."""
+
+
+def create(kind: "str | SearchStrategy", **kwargs: Any) -> SearchStrategy:
+    if isinstance(kind, SearchStrategy):
+        return kind
+    if kind not in AGENTS:
+        raise ValueError(f"unknown agent {kind!r}; choose one of {', '.join(AGENTS)}")
+    module = importlib.import_module(f"agents.{kind}")
+    return module.Strategy(**kwargs)
+
+
+@dataclasses.dataclass
+class TuneResult:
+    task: str
+    agent: str
+    seed: int
+    trials: int
+    best: EpisodeRecord | None
+    errors: int
+    wall_s: float
+    curve: list[float]  # best latency (s) after each trial; inf before the first success
+    best_gflops: float
+    run_dir: str | None
+
+
+def tune(
+    task: "str | Task",
+    agent: "str | SearchStrategy" = "random",
+    trials: int = 16,
+    seed: int = 0,
+    logdir: "str | Path | None" = None,
+    batch: int = 4,
+    measurer: Measurer | None = None,
+    progress: bool = True,
+) -> TuneResult:
+    """Search ``task`` with ``agent`` for ``trials`` measured candidates."""
+    if not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials must be a positive integer, got {trials!r}")
+    task = get_task(task)
+    strategy = create(agent)
+    spaces = design_spaces(task)
+    strategy.setup(spaces, seed)
+    measurer = measurer or Measurer.shared()
+    baseline = measurer.baseline(task).latency_s
+    run_dir, writer = _open_run(logdir, task, strategy.name, seed, trials)
+    start = time.perf_counter()
+    best: EpisodeRecord | None = None
+    curve: list[float] = []
+    errors = 0
+    bar = _progress(trials, f"{task.name}/{strategy.name}", progress)
+    while len(curve) < trials:
+        proposals = strategy.propose(min(batch, trials - len(curve)))
+        if not proposals:
+            break  # the strategy has nothing left to propose (a tiny space, exhausted)
+        results = []
+        for cand in proposals:
+            t0 = time.perf_counter()
+            result = _measure(spaces, cand, measurer)
+            results.append(result)
+            rec = EpisodeRecord(
+                task=task.spec, target=str(task.target), space=cand.space, decisions=cand.decision_list(),
+                seed=seed, reward_space="log_speedup", latency_s=result.latency_s, error=result.error,
+                reward=math.log(baseline / result.latency_s) if result.ok else None,
+                speedup=baseline / result.latency_s if result.ok else None, wall_s=time.perf_counter() - t0,
+            )
+            errors += not result.ok
+            if result.ok and (best is None or result.latency_s < best.latency_s):
+                best = rec
+            curve.append(best.latency_s if best else math.inf)
+            if run_dir is not None:
+                append(run_dir / "records.jsonl", rec)
+            _log_trial(writer, len(curve), task, rec, best, errors, baseline, time.perf_counter() - start)
+            bar.update(1)
+        strategy.observe(proposals, results)
+    bar.close()
+    out = TuneResult(task.name, strategy.name, seed, len(curve), best, errors, time.perf_counter() - start,
+                     curve, task.flops / best.latency_s / 1e9 if best else 0.0, str(run_dir) if run_dir else None)
+    if writer is not None:
+        writer.add_hparams({"task": task.name, "agent": strategy.name, "seed": seed, "trials": trials},
+                           {"hparam/best_gflops": out.best_gflops}, run_name=".")
+        writer.close()
+    if run_dir is not None and best is not None:
+        (run_dir / "best.json").write_text(json.dumps(best.to_json(), indent=1))
+    return out
+
+
+def _measure(spaces: DesignSpaces, cand: Candidate, measurer: Measurer) -> MeasureResult:
+    try:
+        program = spaces.program(cand.space, cand.decision_list())
+    except InvalidCandidate as err:
+        return MeasureResult(error=str(err))
+    return measurer.measure(spaces.task, program.mod)
+
+
+def _open_run(logdir, task: Task, agent: str, seed: int, trials: int):
+    if logdir is None:
+        return None, None
+    from torch.utils.tensorboard import SummaryWriter
+
+    safe = task.name.replace("/", "_").replace(":", "_")
+    run_dir = Path(logdir) / f"{safe}__{agent}__seed{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = {"task": task.spec, "target": str(task.target), "agent": agent, "seed": seed, "trials": trials}
+    (run_dir / "config.json").write_text(json.dumps(config, indent=1))
+    (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
+    return run_dir, SummaryWriter(str(run_dir))
+
+
+def _log_trial(writer, step: int, task: Task, rec: EpisodeRecord, best, errors: int, baseline: float, wall: float):
+    if writer is None:
+        return
+    writer.add_scalar("measure/errors", errors, step)
+    if rec.latency_s:
+        writer.add_scalar("search/latency_ms", rec.latency_s * 1e3, step)
+        writer.add_scalar("search/gflops", task.flops / rec.latency_s / 1e9, step)
+    if best is not None:
+        writer.add_scalar("search/best_latency_ms", best.latency_s * 1e3, step)
+        writer.add_scalar("search/best_gflops", task.flops / best.latency_s / 1e9, step)
+        writer.add_scalar("search/best_speedup", baseline / best.latency_s, step)
+        writer.add_scalar("search/best_gflops_vs_wall_s", task.flops / best.latency_s / 1e9, int(wall * 1e3))
+
+
+class _NoBar:
+    def update(self, n: int) -> None: ...
+    def close(self) -> None: ...
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="trial")

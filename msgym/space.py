@@ -1,0 +1,330 @@
+"""A task's design spaces, walked one decision at a time, and the programs they produce.
+
+MetaSchedule's post-order-apply generator gives each task one or more design spaces: traces of
+schedule primitives whose sampling instructions carry decisions. Valid candidates for a decision
+can depend on earlier decisions (compute locations depend on tiling), so they are computed on
+the program as it stands when the decision is reached.
+
+To keep a step cheap, a ``Rollout`` replays the chosen trace *once per episode*: TVM's
+``Trace.apply_to_schedule`` runs in a helper thread whose ``decision_provider`` pauses at every
+sampling instruction until the caller chooses. Each step then costs one sub-step's bookkeeping, not
+a replay of the prefix.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import queue
+import threading
+from collections import OrderedDict
+from typing import Any, Callable
+
+from msgym._tvm import Schedule, Trace, load_tensor_intrinsics, ms, tvm
+from msgym.decisions import (
+    CategoricalSpec, DecisionSpec, LocationSpec, PartitionedTileSpec, SpaceChoiceSpec, TileSpec, count_values,
+)
+from msgym.tasks import Task
+
+__all__ = ["DesignSpaces", "Rollout", "UnsupportedDecision", "InvalidCandidate", "design_spaces"]
+
+SUPPORTED = ("SamplePerfectTile", "SamplePartitionedTile", "SampleCategorical", "SampleComputeLocation")
+
+
+class UnsupportedDecision(RuntimeError):
+    """A sampling instruction msgym does not know how to enumerate: fail loudly, never guess."""
+
+
+class InvalidCandidate(RuntimeError):
+    """Decisions that do not give a program: a failed postprocessor or schedule primitive."""
+
+
+class _Abort(Exception):
+    pass
+
+
+def probe_compute_locations(sch: Schedule, block_rv: Any) -> tuple[int, ...]:
+    """Valid compute locations of a block, read from TVM itself.
+
+    TVM has no API listing them, but ``sample_compute_location(decision=d)`` answers the largest
+    valid location <= d (or -1, the root, if none). Walking down from a huge d lists them all with
+    one probe per location. Probes only sample: they add trace entries, never change the program.
+    """
+    found: list[int] = []
+    d = 1 << 30
+    while True:
+        sch.sample_compute_location(block_rv, decision=d)
+        trace = sch.trace
+        v = int(trace.decisions[trace.insts[-1]])
+        if v > d or (found and v >= found[-1]):
+            break  # fell back to the root: nothing valid below d
+        found.append(v)
+        if v <= -2:
+            break
+        d = v - 1
+    return tuple(sorted(found))
+
+
+class LRU(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def put(self, key: Any, value: Any) -> Any:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+class DesignSpaces:
+    """The design spaces of one task, their postprocessors, and program building."""
+
+    def __init__(self, task: Task, seed: int = 0):
+        load_tensor_intrinsics()
+        self.task = task
+        self.context = ms.TuneContext(
+            mod=task.mod, target=task.target, space_generator="post-order-apply",
+            rand_state=seed, num_threads=1, task_name=task.name,
+        )
+        self.traces: list[Trace] = [sch.trace for sch in self.context.generate_design_space()]
+        self.postprocs = list(self.context.space_generator.postprocs)
+        self.sampling = [[inst for inst in t.insts if inst in t.decisions] for t in self.traces]
+        for i, insts in enumerate(self.sampling):
+            for inst in insts:
+                if inst.kind.name not in SUPPORTED:
+                    raise UnsupportedDecision(
+                        f"task {task.name}, design space {i}: sampling instruction {inst.kind.name} is not "
+                        f"supported (msgym enumerates {', '.join(SUPPORTED)})"
+                    )
+        # Valid compute locations given a decision prefix: deterministic, and probing is slow.
+        self.location_cache = LRU(16384)
+
+    @functools.cached_property
+    def unscheduled(self) -> Schedule:
+        """The task's program before any decision (what the first observation describes)."""
+        return Schedule(self.task.mod)
+
+    def __len__(self) -> int:
+        return len(self.traces)
+
+    def n_decisions(self, space: int) -> int:
+        return len(self.sampling[space])
+
+    def default_decisions(self, space: int) -> list[Any]:
+        t = self.traces[space]
+        return [_plain(t.decisions[inst]) for inst in self.sampling[space]]
+
+    def trace_with(self, space: int, decisions: list[Any]) -> Trace:
+        """The design-space trace with the given decisions (one per sampling instruction)."""
+        insts = self.sampling[space]
+        if len(decisions) != len(insts):
+            raise ValueError(f"design space {space} has {len(insts)} decisions, got {len(decisions)}")
+        t = self.traces[space]
+        return Trace(t.insts, {inst: d for inst, d in zip(insts, decisions)})
+
+    def schedule(self, space: int, decisions: list[Any]) -> Schedule:
+        """The program under these decisions, before postprocessing; TVM's reading checked."""
+        sch = Schedule(self.task.mod)
+        self.trace_with(space, decisions).apply_to_schedule(sch, remove_postproc=True)
+        got = [_plain(sch.trace.decisions[i]) for i in sch.trace.insts if i in sch.trace.decisions]
+        if got != [_plain(d) for d in decisions]:
+            raise InvalidCandidate(f"TVM replaced decisions {decisions} with {got} (not a valid candidate)")
+        return sch
+
+    def program(self, space: int, decisions: list[Any]) -> Schedule:
+        """The final program: decisions replayed, then the target's postprocessors applied."""
+        try:
+            sch = self.schedule(space, decisions)
+        except InvalidCandidate:
+            raise
+        except Exception as err:  # a TVM ScheduleError and the like
+            raise InvalidCandidate(f"replay failed: {_first_line(err)}") from err
+        for postproc in self.postprocs:
+            try:
+                ok = postproc.apply(sch)
+            except Exception as err:
+                raise InvalidCandidate(f"postprocessor {_postproc_name(postproc)} raised: {_first_line(err)}") from err
+            if not ok:
+                raise InvalidCandidate(f"postprocessor {_postproc_name(postproc)} rejected the program")
+        return sch
+
+    def rollout(self, space: int | None = None) -> "Rollout":
+        return Rollout(self, space)
+
+    @functools.cached_property
+    def sizes(self) -> list[int]:
+        """Candidates in each space, counting later choices as they stand under the defaults."""
+        out = []
+        for space in range(len(self)):
+            ro = Rollout(self, space)
+            total = 1
+            while not ro.done:
+                total *= count_values(ro.spec)
+                ro.choose_decision(ro.spec.value(ro.spec.default_prefix()))
+            out.append(total)
+        return out
+
+
+def _plain(decision: Any) -> Any:
+    """TVM decision objects as plain Python ints / lists of ints."""
+    if isinstance(decision, (list, tuple)) or hasattr(decision, "__len__"):
+        return [int(x) for x in decision]
+    return int(decision)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    msg = next((line for line in reversed(text) if line.strip()), type(err).__name__)
+    return f"{type(err).__name__}: {msg.strip()}"
+
+
+def _postproc_name(postproc: Any) -> str:
+    return type(postproc).__name__ if type(postproc).__name__ != "Postproc" else str(postproc.legacy_repr() if hasattr(postproc, "legacy_repr") else postproc)
+
+
+class Rollout:
+    """One walk through a design space, a sub-step at a time.
+
+    ``spec`` is the pending decision and ``prefix`` the sub-step choices made for it;
+    ``options()`` lists the valid values of the next sub-step and ``choose(v)`` takes one. When
+    the walk ends, ``done`` is set and ``decisions`` holds one TVM decision per sampling instruction
+    (or ``error`` says why the replay failed).
+    """
+
+    def __init__(self, spaces: DesignSpaces, space: int | None = None):
+        self.spaces = spaces
+        self.space: int | None = None
+        self.decisions: list[Any] = []
+        self.prefix: tuple[int, ...] = ()
+        self.spec: DecisionSpec | None = None
+        self.done = False
+        self.error: str | None = None
+        self.live: Schedule | None = None  # the program as the replay stands (for features)
+        self._thread: threading.Thread | None = None
+        self._to_main: queue.Queue = queue.Queue()
+        self._to_replay: queue.Queue = queue.Queue()
+        if space is None and len(spaces) > 1:
+            self.spec = SpaceChoiceSpec(kind="DesignSpace", default=0, n_spaces=len(spaces))
+        else:
+            self._start(space or 0)
+
+    # -- the caller's side ------------------------------------------------------------------
+    def options(self) -> list[int]:
+        assert self.spec is not None, "the rollout is done"
+        return self.spec.options(self.prefix)
+
+    def choose(self, option: int) -> None:
+        """Take one sub-step; ``option`` must be one of ``options()``."""
+        if self.done or self.spec is None:
+            raise RuntimeError("the rollout is done")
+        valid = self.options()
+        if option not in valid:
+            raise ValueError(f"{option} is not a valid option for {self.spec.kind}; valid: {valid}")
+        self.prefix = (*self.prefix, option)
+        if len(self.prefix) == self.spec.n_sub_steps:
+            self.choose_decision(self.spec.value(self.prefix))
+
+    def choose_decision(self, value: Any) -> None:
+        """Complete the pending decision with a whole TVM decision value."""
+        spec, self.spec, self.prefix = self.spec, None, ()
+        if isinstance(spec, SpaceChoiceSpec):
+            self._start(int(value))
+            return
+        self.decisions.append(value)
+        self._to_replay.put(value)
+        self._wait()
+
+    @property
+    def decision_index(self) -> int:
+        return len(self.decisions)
+
+    def close(self) -> None:
+        """Stop the replay thread of an unfinished walk."""
+        if self._thread is not None and self._thread.is_alive():
+            self._to_replay.put(_Abort)
+            self._thread.join(timeout=5)
+        self._thread = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- the replay thread ------------------------------------------------------------------
+    def _start(self, space: int) -> None:
+        if not 0 <= space < len(self.spaces):
+            raise ValueError(f"design space {space} does not exist; the task has {len(self.spaces)}")
+        self.space = space
+        self.live = Schedule(self.spaces.task.mod, enable_check=False)
+        self._thread = threading.Thread(target=self._replay, name="msgym-replay", daemon=True)
+        self._thread.start()
+        self._wait()
+
+    def _wait(self) -> None:
+        kind, payload = self._to_main.get()
+        if kind == "decision":
+            self.spec = payload
+            if self.spec.n_sub_steps == 0:  # nothing to choose (e.g. a non-constant extent)
+                self.choose_decision(self.spec.value(()))
+        else:
+            self.done = True
+            self.error = payload if kind == "error" else None
+            self._thread.join()
+            self._thread = None
+
+    def _replay(self) -> None:
+        trace = self.spaces.traces[self.space]
+        try:
+            trace.apply_to_schedule(self.live, remove_postproc=True, decision_provider=self._provide)
+        except Exception as err:  # noqa: BLE001 - reported to the caller as the walk's error
+            if "msgym-abort" in str(err):
+                return
+            self._to_main.put(("error", f"replay failed: {_first_line(err)}"))
+            return
+        self._to_main.put(("done", None))
+
+    def _provide(self, inst: Any, inputs: list, attrs: list, decision: Any) -> Any:
+        if decision is None or inst.kind.name not in SUPPORTED:
+            return decision
+        self._to_main.put(("decision", self._spec_for(inst, inputs, attrs, _plain(decision))))
+        value = self._to_replay.get()
+        if value is _Abort:
+            raise _Abort("msgym-abort")
+        return value
+
+    def _spec_for(self, inst: Any, inputs: list, attrs: list, default: Any) -> DecisionSpec:
+        kind = inst.kind.name
+        if kind == "SamplePerfectTile":
+            return TileSpec(kind=kind, default=default, loop_extent=self._extent(inputs[0]),
+                            n=int(attrs[0]), max_innermost_factor=int(attrs[1]))
+        if kind == "SamplePartitionedTile":
+            return PartitionedTileSpec(kind=kind, default=default, loop_extent=self._extent(inputs[0]),
+                                       n=int(attrs[0]), partition_pos=int(attrs[1]), innerpart_factor=int(attrs[2]))
+        if kind == "SampleCategorical":
+            return CategoricalSpec(kind=kind, default=default, candidates=tuple(int(c) for c in attrs[0]))
+        key = (self.space, _freeze(self.decisions))
+        locations = self.spaces.location_cache.get(key)
+        if locations is None:
+            locations = self.spaces.location_cache.put(key, probe_compute_locations(self.live, inputs[0]))
+        return LocationSpec(kind=kind, default=default, locations=locations)
+
+    def _extent(self, loop_rv: Any) -> int | None:
+        extent = self.live.get(loop_rv).extent
+        return int(extent.value) if isinstance(extent, tvm.tirx.IntImm) else None
+
+
+def _freeze(decisions: list[Any]) -> tuple:
+    return tuple(tuple(d) if isinstance(d, list) else d for d in decisions)
+
+
+@functools.lru_cache(maxsize=32)
+def _spaces_for(task_key: str, task: Task, seed: int) -> DesignSpaces:
+    return DesignSpaces(task, seed)
+
+
+def design_spaces(task: Task, seed: int = 0) -> DesignSpaces:
+    """The (cached) design spaces of a task; ``seed`` fixes the defaults TVM samples."""
+    return _spaces_for(task.key, task, seed)
