@@ -1,0 +1,47 @@
+"""The search loop and the random agent, with real measurements on a small task."""
+
+import json
+
+import pytest
+
+from msgym.search import Candidate, create, tune
+from msgym.space import design_spaces
+from msgym.tasks import get_task
+from conftest import ODD_MATMUL
+
+
+def test_random_agent_tunes_and_logs(tmp_path, measurer):
+    result = tune("gmm-64", "random", trials=6, seed=1, logdir=tmp_path, progress=False)
+    assert result.trials == 6 and result.best is not None and result.best_gflops > 0
+    assert result.curve == sorted(result.curve, reverse=True)  # best latency never gets worse
+    run = next(tmp_path.iterdir())
+    assert "gmm-64__random__seed1" in run.name
+    assert json.loads((run / "config.json").read_text())["seed"] == 1
+    assert (run / "command.txt").exists()
+    records = (run / "records.jsonl").read_text().splitlines()
+    assert len(records) == 6
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"search/best_gflops", "search/best_latency_ms", "search/best_speedup", "measure/errors"} <= tags
+
+
+def test_random_agent_never_repeats_and_is_seeded():
+    spaces = design_spaces(get_task(ODD_MATMUL))
+    a, b = create("random"), create("random")
+    a.setup(spaces, 5)
+    b.setup(spaces, 5)
+    first = a.propose(20)
+    assert first == b.propose(20)
+    assert len(set(first)) == 20
+    assert not set(first) & set(a.propose(20))
+    assert all(isinstance(c, Candidate) for c in first)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="unknown agent 'genius'.*random"):
+        create("genius")
+    with pytest.raises(ValueError, match="positive integer"):
+        tune("gmm-64", "random", trials=0)
