@@ -19,8 +19,27 @@ import time
 
 import numpy as np
 
+from msgym import features, space
 from msgym.env import ScheduleEnv
 from msgym.measure import MeasureResult, Measurer
+
+SPENT = {"features": [0, 0.0], "probes": [0, 0.0]}  # calls, seconds
+
+
+def _timed(name, fn):
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            SPENT[name][0] += 1
+            SPENT[name][1] += time.perf_counter() - t0
+    return wrapper
+
+
+# Where the time goes: TIR feature extraction and compute-location probing, counted separately.
+features.program_features = _timed("features", features.program_features)
+space.probe_compute_locations = _timed("probes", space.probe_compute_locations)
 
 
 class NotMeasured(Measurer):
@@ -34,6 +53,8 @@ def bench(task: str, observation: str, episodes: int, seed: int) -> dict:
     env = ScheduleEnv(task=task, observation=observation, measurer=NotMeasured())
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)  # warm caches of the design spaces (generated once per task)
+    for counter in SPENT.values():
+        counter[:] = [0, 0.0]
     times, resets = [], []
     for ep in range(episodes):
         t0 = time.perf_counter()
@@ -53,6 +74,8 @@ def bench(task: str, observation: str, episodes: int, seed: int) -> dict:
         "task": task, "observation": observation, "episodes": episodes, "steps": len(ms),
         "median_ms": statistics.median(ms), "mean_ms": statistics.fmean(ms),
         "p90_ms": ms[int(0.9 * (len(ms) - 1))], "reset_median_ms": statistics.median(resets) * 1e3,
+        "feature_extractions": SPENT["features"][0], "feature_ms_per_step": SPENT["features"][1] * 1e3 / len(ms),
+        "probe_calls": SPENT["probes"][0], "probe_ms_per_step": SPENT["probes"][1] * 1e3 / len(ms),
     }
 
 
@@ -69,7 +92,9 @@ def main() -> None:
             row = bench(task, observation, args.episodes, args.seed)
             rows.append(row)
             print(f"{task:<10} {observation:<9} steps {row['steps']:>5}  median {row['median_ms']:.3f} ms  "
-                  f"mean {row['mean_ms']:.3f} ms  p90 {row['p90_ms']:.3f} ms  reset {row['reset_median_ms']:.2f} ms",
+                  f"mean {row['mean_ms']:.3f} ms  p90 {row['p90_ms']:.3f} ms  reset {row['reset_median_ms']:.2f} ms  "
+                  f"features {row['feature_extractions']} ({row['feature_ms_per_step']:.3f} ms/step)  "
+                  f"probes {row['probe_calls']} ({row['probe_ms_per_step']:.3f} ms/step)",
                   flush=True)
     if args.json:
         out = {"command": " ".join(["python"] + sys.argv), "machine": platform.processor() or platform.machine(),

@@ -63,22 +63,41 @@ class DecisionSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class TileSpec(DecisionSpec):
-    """SamplePerfectTile: ``loop_extent`` = f0 * ... * f(n-1), innermost <= max_innermost_factor."""
+class _TileBase(DecisionSpec):
+    """A tiling of one loop into n factors, chosen outermost first; the last factor follows."""
 
-    loop_extent: int | None = None  # None: not a constant extent (TVM then fixes [-1, 1, ...])
+    loop_extent: int | None = None  # None: not a constant extent
     n: int = 2
-    max_innermost_factor: int = -1
+
+    @property
+    def fixed(self) -> bool:
+        """TVM fixes the decision to [-1, 1, ...] (nothing to choose)."""
+        return self.loop_extent is None
 
     @property
     def n_sub_steps(self) -> int:
-        return 0 if self.loop_extent is None else self.n - 1
+        return 0 if self.fixed else self.n - 1
+
+    def extent(self) -> int:
+        return self.loop_extent or 0
 
     def remaining(self, prefix: tuple[int, ...]) -> int:
         return self.loop_extent // math.prod(prefix) if self.loop_extent else 0
 
-    def extent(self) -> int:
-        return self.loop_extent or 0
+    def value(self, prefix: tuple[int, ...]) -> list[int]:
+        if self.fixed:
+            return [-1] + [1] * (self.n - 1)
+        return [*prefix, self.remaining(prefix)]
+
+    def default_prefix(self) -> tuple[int, ...]:
+        return tuple(int(x) for x in self.default)[: self.n_sub_steps]
+
+
+@dataclasses.dataclass(frozen=True)
+class TileSpec(_TileBase):
+    """SamplePerfectTile: ``loop_extent`` = f0 * ... * f(n-1), innermost <= max_innermost_factor."""
+
+    max_innermost_factor: int = -1
 
     def options(self, prefix: tuple[int, ...]) -> list[int]:
         return self.options_at(self.remaining(prefix), len(prefix))
@@ -90,24 +109,18 @@ class TileSpec(DecisionSpec):
             return [d for d in divisors(rem) if rem // d <= self.max_innermost_factor]
         return list(divisors(rem))  # completing with (..., 1) is always possible
 
-    def value(self, prefix: tuple[int, ...]) -> list[int]:
-        if self.loop_extent is None:
-            return [-1] + [1] * (self.n - 1)
-        return [*prefix, self.remaining(prefix)]
-
-    def default_prefix(self) -> tuple[int, ...]:
-        return tuple(int(x) for x in self.default)[: self.n_sub_steps]
-
 
 @dataclasses.dataclass(frozen=True)
-class PartitionedTileSpec(DecisionSpec):
+class PartitionedTileSpec(_TileBase):
     """SamplePartitionedTile: a perfect tile whose factors from ``partition_pos`` on multiply to a
     multiple of ``innerpart_factor``. Few and small in practice, so its tilings are enumerated."""
 
-    loop_extent: int | None = None
-    n: int = 2
     partition_pos: int = 0
     innerpart_factor: int = 1
+
+    @property
+    def fixed(self) -> bool:
+        return self.loop_extent is None or self.loop_extent % self.innerpart_factor != 0
 
     @functools.cached_property
     def tilings(self) -> tuple[tuple[int, ...], ...]:
@@ -127,31 +140,9 @@ class PartitionedTileSpec(DecisionSpec):
         walk((), self.loop_extent)
         return tuple(out)
 
-    @property
-    def fixed(self) -> bool:
-        return self.loop_extent is None or self.loop_extent % self.innerpart_factor != 0
-
-    @property
-    def n_sub_steps(self) -> int:
-        return 0 if self.fixed else self.n - 1
-
-    def extent(self) -> int:
-        return self.loop_extent or 0
-
-    def remaining(self, prefix: tuple[int, ...]) -> int:
-        return self.loop_extent // math.prod(prefix) if self.loop_extent else 0
-
     def options(self, prefix: tuple[int, ...]) -> list[int]:
         j = len(prefix)
         return sorted({t[j] for t in self.tilings if t[:j] == prefix})
-
-    def value(self, prefix: tuple[int, ...]) -> list[int]:
-        if self.fixed:
-            return [-1] + [1] * (self.n - 1)
-        return [*prefix, self.remaining(prefix)]
-
-    def default_prefix(self) -> tuple[int, ...]:
-        return tuple(int(x) for x in self.default)[: self.n_sub_steps]
 
 
 @dataclasses.dataclass(frozen=True)

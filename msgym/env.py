@@ -29,7 +29,7 @@ from msgym.decisions import KINDS, DecisionSpec
 from msgym.measure import Measurer
 from msgym.records import EpisodeRecord
 from msgym.rewards import reward_space
-from msgym.space import InvalidCandidate, LRU, Rollout, design_spaces
+from msgym.space import LRU, Rollout, design_spaces
 from msgym.tasks import Task, get_task
 
 OBSERVATIONS = ("features", "context")
@@ -186,13 +186,8 @@ class ScheduleEnv(gym.Env, EzPickle):
         ro = self.rollout
         error, latency, speedup, reward, result = ro.error, None, None, self.reward_space.on_error, None
         if error is None:
-            try:
-                program = self.spaces.program(ro.space, ro.decisions)
-            except InvalidCandidate as err:
-                error = str(err)
-            else:
-                result = self.measurer.measure(self.task, program.mod)
-                error = result.error
+            result = self.measurer.measure_candidates(self.task, self.spaces, [(ro.space, ro.decisions)])[0]
+            error = result.error
         if error is None:
             baseline = self.measurer.baseline(self.task).latency_s
             latency = result.latency_s

@@ -18,7 +18,7 @@ from typing import Any
 
 from msgym.measure import MeasureResult, Measurer
 from msgym.records import EpisodeRecord, append
-from msgym.space import DesignSpaces, InvalidCandidate, design_spaces
+from msgym.space import DesignSpaces, design_spaces
 from msgym.tasks import Task, get_task
 
 __all__ = ["Candidate", "SearchStrategy", "create", "tune", "TuneResult", "AGENTS"]
@@ -108,16 +108,15 @@ def tune(
         proposals = strategy.propose(min(batch, trials - len(curve)))
         if not proposals:
             break  # the strategy has nothing left to propose (a tiny space, exhausted)
-        results = []
-        for cand in proposals:
-            t0 = time.perf_counter()
-            result = _measure(spaces, cand, measurer)
-            results.append(result)
+        t0 = time.perf_counter()
+        results = measurer.measure_candidates(task, spaces, [(c.space, c.decision_list()) for c in proposals])
+        per_candidate_s = (time.perf_counter() - t0) / len(proposals)
+        for cand, result in zip(proposals, results):
             rec = EpisodeRecord(
                 task=task.spec, target=str(task.target), space=cand.space, decisions=cand.decision_list(),
                 seed=seed, reward_space="log_speedup", latency_s=result.latency_s, error=result.error,
                 reward=math.log(baseline / result.latency_s) if result.ok else None,
-                speedup=baseline / result.latency_s if result.ok else None, wall_s=time.perf_counter() - t0,
+                speedup=baseline / result.latency_s if result.ok else None, wall_s=per_candidate_s,
             )
             errors += not result.ok
             if result.ok and (best is None or result.latency_s < best.latency_s):
@@ -138,14 +137,6 @@ def tune(
     if run_dir is not None and best is not None:
         (run_dir / "best.json").write_text(json.dumps(best.to_json(), indent=1))
     return out
-
-
-def _measure(spaces: DesignSpaces, cand: Candidate, measurer: Measurer) -> MeasureResult:
-    try:
-        program = spaces.program(cand.space, cand.decision_list())
-    except InvalidCandidate as err:
-        return MeasureResult(error=str(err))
-    return measurer.measure(spaces.task, program.mod)
 
 
 def _open_run(logdir, task: Task, agent: str, seed: int, trials: int):

@@ -51,7 +51,8 @@ def test_run_past_its_timeout_is_an_error_and_the_worker_is_replaced():
         assert not result.ok and "timed out" in result.error
         assert slow.worker_restarts == 1
         slow.timing = TimingConfig()
-        again = slow.measure(task, program)  # the replaced worker measures the next one
+        assert slow.measure(task, program) is result  # cached: not measured again unless asked
+        again = slow.measure(task, program, use_cache=False)  # the replaced worker measures it
         assert again.ok, again.error
     finally:
         slow.close()

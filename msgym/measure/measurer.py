@@ -1,0 +1,238 @@
+"""The measurer: every measurement in msgym goes through one.
+
+Policy (documented for the 2-core machines this project runs on):
+
+* One **build worker** and one **run worker**, each a long-lived process that imports TVM once.
+  A build is ``tirx.build`` + linking a shared library; a run loads it, runs it once on seeded
+  inputs, compares every argument with the task's reference, then times it.
+* **Runs are serialized**: one run worker, so two kernels never time each other's noise.
+* **Builds overlap runs** only where there are more than 2 cores (``overlap=None`` decides):
+  on 2 cores a build would take a core from the kernel being timed (kernels use every core),
+  so there builds and runs alternate. The parent still overlaps its own work (replaying and
+  postprocessing the next candidate) with both workers.
+* A build or run past its timeout, or a worker that dies, becomes an error result; the worker
+  is killed and a new one starts for the next job.
+* Every result is cached (key: task fingerprint, target, design space, decisions) and, with a
+  ``store``, appended to a JSON-lines file as soon as it is known; a new measurer on the same store
+  starts with every stored result cached.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from msgym._tvm import structural_key, tvm
+from msgym.measure import runners
+from msgym.measure.process import WorkerLost, WorkerProcess
+from msgym.measure.result import MeasureResult, TimingConfig
+from msgym.measure.store import RecordStore, candidate_key, make_record
+from msgym.tasks import Task
+
+REFERENCE_TIMEOUT_S = 900.0  # an unscheduled program (the reference) can be slow
+
+
+def cache_dir() -> Path:
+    """Where msgym keeps measured baselines: $MSGYM_CACHE_DIR or ~/.cache/msgym."""
+    path = Path(os.environ.get("MSGYM_CACHE_DIR", Path.home() / ".cache" / "msgym"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclasses.dataclass
+class _Item:
+    key: str
+    space: int | None
+    decisions: Any
+    program: Callable[[], tvm.IRModule]  # built lazily: replay + postprocessing
+    result: MeasureResult | None = None
+    path: str | None = None
+    build_s: float = 0.0
+
+
+class Measurer:
+    """Builds, checks, times and records candidates of tasks."""
+
+    _shared: "Measurer | None" = None
+
+    def __init__(self, timing: TimingConfig | None = None, runner: "str | runners.Runner" = "local",
+                 store: "str | Path | None" = None, overlap: bool | None = None):
+        self.timing = timing or TimingConfig()
+        self.runner = runners.create(runner)
+        self.runner.check()
+        self.store = RecordStore(store) if store is not None else None
+        self.cache: dict[str, MeasureResult] = self.store.load_cache() if self.store else {}
+        self.overlap = (os.cpu_count() or 1) > 2 if overlap is None else overlap
+        self.builder = WorkerProcess("build")
+        self.run_worker = WorkerProcess("run")
+        self._tmp = tempfile.mkdtemp(prefix="msgym-build-")
+        self._references: set[str] = set()  # tasks whose reference the current run worker has
+        self._baselines: dict[str, MeasureResult] = {}
+        self.measured = 0  # candidates actually built and run (cache hits not counted)
+
+    @classmethod
+    def shared(cls) -> "Measurer":
+        """One measurer per process: envs and searches share its workers and cache."""
+        if cls._shared is None:
+            cls._shared = Measurer()
+        return cls._shared
+
+    @property
+    def worker_restarts(self) -> int:
+        return self.builder.restarts + self.run_worker.restarts
+
+    # ------------------------------------------------------------------------------ public
+    def measure(self, task: Task, mod: tvm.IRModule, use_cache: bool = True) -> MeasureResult:
+        """Build, check and time one program of ``task`` (cached by the program's fingerprint)."""
+        fingerprint = structural_key(mod)
+        item = _Item(candidate_key(task.key, None, fingerprint), None, fingerprint, lambda: mod)
+        return self._measure_items(task, [item], use_cache)[0]
+
+    def measure_candidates(self, task: Task, spaces: Any, candidates: Iterable[tuple[int, Any]],
+                           remeasure: bool = False) -> list[MeasureResult]:
+        """Measure (design space, decisions) candidates of ``task``; cached ones are not re-run.
+
+        A candidate whose program cannot be made (a failed postprocessor) is an error result.
+        """
+        from msgym.space import InvalidCandidate
+
+        def program(space: int, decisions: Any) -> Callable[[], Any]:
+            def make() -> Any:
+                try:
+                    return spaces.program(space, decisions).mod
+                except InvalidCandidate as err:
+                    return MeasureResult(error=str(err))
+            return make
+
+        items = [_Item(candidate_key(task.key, s, d), s, d, program(s, d)) for s, d in candidates]
+        return self._measure_items(task, items, use_cache=not remeasure)
+
+    def lookup(self, task: Task, space: int, decisions: Any) -> MeasureResult | None:
+        return self.cache.get(candidate_key(task.key, space, decisions))
+
+    def baseline(self, task: Task) -> MeasureResult:
+        """The unscheduled program's latency: what speedups are relative to (cached on disk)."""
+        if task.key in self._baselines:
+            return self._baselines[task.key]
+        path = cache_dir() / "baselines.json"
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        if task.key in stored:
+            result = MeasureResult.from_json(stored[task.key])
+        else:
+            saved, self.timing = self.timing, dataclasses.replace(
+                self.timing, repeat=3, run_timeout_s=max(self.timing.run_timeout_s, REFERENCE_TIMEOUT_S))
+            try:
+                result = self.measure(task, task.mod, use_cache=False)
+            finally:
+                self.timing = saved
+            if not result.ok:
+                raise RuntimeError(f"task {task.name}: the unscheduled program could not be measured: {result.error}")
+            stored = json.loads(path.read_text()) if path.exists() else {}
+            stored[task.key] = result.to_json()
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(stored, indent=1))
+            tmp.replace(path)
+        self._baselines[task.key] = result
+        return result
+
+    def close(self) -> None:
+        self.builder.close()
+        self.run_worker.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        if Measurer._shared is self:
+            Measurer._shared = None
+
+    # ------------------------------------------------------------------------------ the pipeline
+    def _measure_items(self, task: Task, items: list[_Item], use_cache: bool) -> list[MeasureResult]:
+        to_build = collections.deque()
+        for item in items:
+            if use_cache and item.key in self.cache:
+                item.result = self.cache[item.key]
+            else:
+                to_build.append(item)
+        to_run: collections.deque = collections.deque()
+        while to_build or to_run or self.builder.busy or self.run_worker.busy:
+            if self._start_build(task, to_build) or self._start_run(task, to_run):
+                continue
+            busy = [w for w in (self.builder, self.run_worker) if w.busy]
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            wait([w.conn for w in busy], timeout)
+            for worker in busy:
+                if worker.conn.poll(0) or time.monotonic() > worker.deadline:
+                    self._collect(task, worker, to_run)
+        return [item.result for item in items]
+
+    def _start_build(self, task: Task, to_build: collections.deque) -> bool:
+        if self.builder.busy or not to_build or (self.run_worker.busy and not self.overlap):
+            return False
+        item = to_build.popleft()
+        mod = item.program()
+        if isinstance(mod, MeasureResult):  # no program: an invalid candidate
+            self._finish(task, item, mod)
+            return True
+        item.path = os.path.join(self._tmp, f"{uuid.uuid4().hex}.so")
+        self.builder.submit(("build", tvm.ir.save_json(mod), str(task.target), item.path),
+                            self.timing.build_timeout_s, item)
+        return True
+
+    def _start_run(self, task: Task, to_run: collections.deque) -> bool:
+        if self.run_worker.busy or not to_run or (self.builder.busy and not self.overlap):
+            return False
+        if not self.run_worker.alive:
+            self._references.clear()  # the next job starts a new worker, which has none yet
+        if task.key not in self._references:
+            self.run_worker.submit(("reference", task.key, tvm.ir.save_json(task.mod), str(task.target),
+                                    self.timing.seed), REFERENCE_TIMEOUT_S, "reference")
+            return True
+        item = to_run.popleft()
+        self.run_worker.submit(("run", task.key, item.path, self.timing, self.runner),
+                               self.timing.run_timeout_s, item)
+        return True
+
+    def _collect(self, task: Task, worker: WorkerProcess, to_run: collections.deque) -> None:
+        job = worker.job
+        try:
+            kind, payload = worker.receive()
+        except WorkerLost as lost:
+            if job == "reference":
+                self._fail_all_runs(task, to_run, f"the reference run of {task.name} failed: {lost}")
+                return
+            kind, payload = "error", str(lost)
+        if job == "reference":
+            if kind == "error":
+                self._fail_all_runs(task, to_run, f"the reference run of {task.name} failed: {payload}")
+            else:
+                self._references.add(task.key)
+            return
+        item: _Item = job
+        if kind == "built":
+            item.build_s = payload
+            to_run.append(item)
+        elif kind == "result":
+            payload.build_s = item.build_s
+            self._finish(task, item, payload)
+        else:
+            self._finish(task, item, MeasureResult(error=payload, build_s=item.build_s))
+
+    def _fail_all_runs(self, task: Task, to_run: collections.deque, error: str) -> None:
+        while to_run:
+            self._finish(task, to_run.popleft(), MeasureResult(error=error))
+
+    def _finish(self, task: Task, item: _Item, result: MeasureResult) -> None:
+        item.result = result
+        if item.path:
+            Path(item.path).unlink(missing_ok=True)
+        self.cache[item.key] = result
+        self.measured += 1
+        if self.store is not None:
+            self.store.append(make_record(item.key, task, item.space, item.decisions, result, str(self.runner),
+                                          self.timing))

@@ -1,0 +1,50 @@
+"""What a measurement is configured with and what it returns."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+
+
+@dataclasses.dataclass(frozen=True)
+class TimingConfig:
+    number: int = 1  # runs averaged into one repeat
+    repeat: int = 5  # repeats; the median is the latency
+    min_repeat_ms: int = 2  # small kernels loop until a repeat lasts this long (less noise)
+    warmup: int = 1  # untimed runs first (the correctness run counts as one)
+    cache_flush: bool = False  # flush the CPU cache before each repeat (inputs cold)
+    build_timeout_s: float = 60.0
+    run_timeout_s: float = 30.0
+    seed: int = 0  # seed of the random inputs the output check uses
+
+
+@dataclasses.dataclass
+class MeasureResult:
+    """A measurement: a median latency with its repeats, or an error saying what went wrong."""
+
+    latency_s: float | None = None
+    repeats: list[float] = dataclasses.field(default_factory=list)
+    error: str | None = None
+    build_s: float = 0.0
+    run_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.latency_s is not None
+
+    @property
+    def cv(self) -> float:
+        """Spread of the repeats: standard deviation over mean."""
+        if len(self.repeats) < 2:
+            return 0.0
+        return statistics.pstdev(self.repeats) / statistics.fmean(self.repeats)
+
+    def gflops(self, flops: float) -> float:
+        return flops / self.latency_s / 1e9 if self.ok else 0.0
+
+    def to_json(self) -> dict:
+        return {**dataclasses.asdict(self), "cv": self.cv}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "MeasureResult":
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})

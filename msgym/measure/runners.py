@@ -1,0 +1,84 @@
+"""Where kernels run: this machine, or devices behind TVM's RPC tracker.
+
+``create("local")`` or ``create("rpc://HOST:PORT/KEY")``; entry points accept a name or an instance.
+A tracker and servers are TVM's own (``python -m tvm.exec.rpc_tracker`` / ``rpc_server``): see the
+README's "Measuring on other machines".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+__all__ = ["Runner", "LocalRunner", "RPCRunner", "RunnerError", "create"]
+
+
+class RunnerError(ValueError):
+    """A runner string that does not parse, or a tracker / key that cannot be used."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Runner:
+    name = "base"
+
+    def check(self) -> None:
+        """Fail early, in the caller's process, if this runner cannot be used."""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalRunner(Runner):
+    name = "local"
+
+
+@dataclasses.dataclass(frozen=True)
+class RPCRunner(Runner):
+    host: str = "127.0.0.1"
+    port: int = 9190
+    key: str = "local"
+    session_timeout_s: float = 120.0
+    connect_timeout_s: float = 10.0
+
+    name = "rpc"
+
+    def __str__(self) -> str:
+        return f"rpc://{self.host}:{self.port}/{self.key}"
+
+    def check(self) -> None:
+        """The tracker answers and knows at least one server under ``key``."""
+        import socket
+
+        try:
+            with socket.create_connection((self.host, self.port), timeout=self.connect_timeout_s):
+                pass
+        except OSError as err:
+            raise RunnerError(f"runner {self}: no RPC tracker answers at {self.host}:{self.port} ({err})") from None
+        from tvm import rpc
+
+        summary = rpc.connect_tracker(self.host, self.port).summary()
+        keys = sorted({k for k in summary.get("queue_info", {})} |
+                      {s["key"].split(":")[0] for s in summary.get("server_info", []) if "key" in s})
+        keys = [k.removeprefix("server:") for k in keys]
+        if self.key not in keys:
+            raise RunnerError(f"runner {self}: the tracker at {self.host}:{self.port} has no server with key "
+                              f"{self.key!r}; keys it knows: {keys or 'none'}")
+
+
+_RPC = re.compile(r"^rpc://(?P<host>[^:/\s]+):(?P<port>\d+)/(?P<key>[^/\s]+)$")
+
+
+def create(spec: "str | Runner | None" = None) -> Runner:
+    if spec is None or spec == "local":
+        return LocalRunner()
+    if isinstance(spec, Runner):
+        return spec
+    match = _RPC.match(str(spec))
+    if not match:
+        raise RunnerError(f"runner {spec!r} does not parse; use 'local' or 'rpc://HOST:PORT/KEY' "
+                          "(e.g. rpc://127.0.0.1:9190/rasp4b)")
+    port = int(match["port"])
+    if not 0 < port < 65536:
+        raise RunnerError(f"runner {spec!r}: port {port} is out of range 1-65535")
+    return RPCRunner(host=match["host"], port=port, key=match["key"])

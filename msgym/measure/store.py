@@ -1,0 +1,58 @@
+"""Durable measurement records: JSON lines, appended and flushed as each result is known.
+
+A run killed with ``kill -9`` loses at most the candidates in flight; a rerun with the same store
+loads every record into the cache and measures only what is missing. One record per line:
+the task (its string and fingerprint), the candidate (design space and decisions, or the program's
+fingerprint for a bare program), the runner, the timing settings and the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from msgym.measure.result import MeasureResult
+
+
+def candidate_key(task_key: str, space: "int | None", decisions: Any) -> str:
+    """The cache key of a candidate: task fingerprint (program + target), design space, decisions."""
+    return f"{task_key}|{space}|{json.dumps(decisions, separators=(',', ':'))}"
+
+
+class RecordStore:
+    def __init__(self, path: "str | Path"):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def append(self, record: dict) -> None:
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def __iter__(self) -> Iterator[dict]:
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a kill: that candidate is simply measured again
+
+    def load_cache(self) -> dict[str, MeasureResult]:
+        return {rec["key"]: MeasureResult.from_json(rec["result"]) for rec in self if "key" in rec}
+
+
+def make_record(key: str, task: Any, space: "int | None", decisions: Any, result: MeasureResult,
+                runner: str, timing: Any) -> dict:
+    return {
+        "key": key, "task": task.spec, "task_key": task.key, "target": str(task.target), "space": space,
+        "decisions": decisions, "runner": runner, "timing": dataclasses.asdict(timing),
+        "result": result.to_json(), "time": time.time(),
+    }

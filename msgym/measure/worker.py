@@ -1,0 +1,147 @@
+"""The worker process: builds programs into shared libraries, or checks and times them.
+
+Started by ``WorkerProcess`` as a fresh interpreter (never multiprocessing's spawn, which would
+re-run the user's main script); it imports TVM once and serves jobs until its socket closes.
+``MSGYM_WORKER_PRELOAD=path.py`` makes every worker import that file first (custom passes or
+intrinsics; the tests use it to inject faults).
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import statistics
+import subprocess
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from msgym.measure.result import MeasureResult, TimingConfig
+from msgym.measure.runners import Runner
+
+BOOT = ("import sys; from multiprocessing.connection import Connection; "
+        "from msgym.measure.worker import main; main(Connection(int(sys.argv[1])))")
+
+
+def _link(output: str, objects: list[str], options: Any = None, **kwargs: Any) -> None:
+    """Link with ld: a TVM kernel object needs no C++ runtime, and ld is ~2x faster than g++."""
+    subprocess.run(["ld", "-shared", "-o", output, *objects], check=True, capture_output=True)
+
+
+def build(mod_json: str, target_str: str, path: str) -> float:
+    import json
+
+    import tvm
+
+    start = time.perf_counter()
+    lib = tvm.tirx.build(tvm.ir.load_json(mod_json), target=tvm.target.Target(json.loads(target_str)))
+    try:
+        lib.export_library(path, fcompile=_link)
+    except subprocess.CalledProcessError:
+        lib.export_library(path)  # the default toolchain
+    return time.perf_counter() - start
+
+
+class Reference:
+    """Seeded inputs and the expected outputs of one task (its unscheduled program, built here)."""
+
+    def __init__(self, task_json: str, target_str: str, seed: int):
+        import json
+
+        import tvm
+
+        from msgym.tasks import Task
+
+        mod = tvm.ir.load_json(task_json)
+        self.task = Task(name="reference", mod=mod, target=tvm.target.Target(json.loads(target_str)), spec="")
+        self.inputs = self.task.random_inputs(seed)
+        lib = tvm.tirx.build(mod, target=self.task.target)
+        args = [tvm.runtime.tensor(a) for a in self.inputs]
+        lib["main"](*args)
+        self.expected = [a.numpy() for a in args]
+
+    def check(self, got: list[Any]) -> str | None:
+        import numpy as np
+
+        for i, (exp, out) in enumerate(zip(self.expected, got)):
+            dtype = str(exp.dtype)
+            rtol, atol = self.task.tolerance(dtype)
+            close = np.isclose(out, exp, rtol=rtol, atol=atol, equal_nan=True)
+            if not close.all():
+                diff = np.abs(out.astype("float64") - exp.astype("float64"))
+                return (f"wrong output: argument {i} ({dtype}) differs from the reference in "
+                        f"{int((~close).sum())} of {exp.size} elements, max abs error {float(np.nanmax(diff)):.3g} "
+                        f"(rtol={rtol}, atol={atol})")
+        return None
+
+
+def _open(runner: Runner, path: str):
+    """The loaded library and its device, here or on an RPC server; and a closer."""
+    import tvm
+
+    if runner.name == "local":
+        return tvm.runtime.load_module(path), tvm.cpu(), lambda: None
+    from tvm import rpc
+
+    session = rpc.connect_tracker(runner.host, runner.port).request(
+        runner.key, priority=1, session_timeout=int(runner.session_timeout_s))
+    session.upload(path)
+    lib = session.load_module(os.path.basename(path))
+    return lib, session.cpu(), lambda: session.remove(os.path.basename(path))
+
+
+def run(ref: Reference, path: str, timing: TimingConfig, runner: Runner) -> MeasureResult:
+    import tvm
+
+    start = time.perf_counter()
+    lib, dev, close = _open(runner, path)
+    try:
+        args = [tvm.runtime.tensor(a, dev) for a in ref.inputs]
+        lib["main"](*args)
+        dev.sync()
+        error = ref.check([a.numpy() for a in args])
+        if error is not None:
+            return MeasureResult(error=error, run_s=time.perf_counter() - start)
+        for _ in range(max(0, timing.warmup - 1)):
+            lib["main"](*args)
+        evaluator = lib.time_evaluator(
+            "main", dev, number=timing.number, repeat=timing.repeat, min_repeat_ms=timing.min_repeat_ms,
+            f_preproc="cache_flush_cpu_non_first_arg" if timing.cache_flush else "",
+        )
+        repeats = [float(r) for r in evaluator(*args).results]
+        return MeasureResult(latency_s=statistics.median(repeats), repeats=repeats, run_s=time.perf_counter() - start)
+    finally:
+        close()
+
+
+def main(conn: Connection) -> None:
+    preload = os.environ.get("MSGYM_WORKER_PRELOAD")
+    if preload:
+        runpy.run_path(preload)
+    references: dict[str, Reference] = {}
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        try:
+            if job[0] == "build":
+                _, mod_json, target_str, path = job
+                conn.send(("built", build(mod_json, target_str, path)))
+            elif job[0] == "reference":
+                _, task_key, task_json, target_str, seed = job
+                references[task_key] = Reference(task_json, target_str, seed)
+                conn.send(("ready", task_key))
+            else:
+                _, task_key, path, timing, runner = job
+                conn.send(("result", run(references[task_key], path, timing, runner)))
+        except Exception as err:  # noqa: BLE001 - any failure of a candidate is its error result
+            conn.send(("error", f"{job[0]} failed: {type(err).__name__}: {_last_line(err)}"))
+
+
+def _last_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
