@@ -35,7 +35,7 @@ from msgym._tvm import structural_key, tvm
 from msgym.measure import runners
 from msgym.measure.process import WorkerLost, WorkerProcess
 from msgym.measure.result import MeasureResult, TimingConfig
-from msgym.measure.store import RecordStore, candidate_key, make_record
+from msgym.measure.store import Entry, RecordStore, candidate_key, make_record
 from msgym.tasks import Task
 
 REFERENCE_TIMEOUT_S = 900.0  # an unscheduled program (the reference) can be slow
@@ -70,7 +70,7 @@ class Measurer:
         self.runner = runners.create(runner)
         self.runner.check()
         self.store = RecordStore(store) if store is not None else None
-        self.cache: dict[str, MeasureResult] = self.store.load_cache() if self.store else {}
+        self.cache: dict[str, Entry] = self.store.load_cache() if self.store else {}
         self.overlap = (os.cpu_count() or 1) > 2 if overlap is None else overlap
         self.builder = WorkerProcess("build")
         self.run_worker = WorkerProcess("run")
@@ -117,7 +117,19 @@ class Measurer:
         return self._measure_items(task, items, use_cache=not remeasure)
 
     def lookup(self, task: Task, space: int, decisions: Any) -> MeasureResult | None:
-        return self.cache.get(candidate_key(task.key, space, decisions))
+        entry = self.cache.get(candidate_key(task.key, space, decisions))
+        return entry.result if entry is not None else None
+
+    def entries(self, task: Task) -> list[Entry]:
+        """Every cached candidate measurement of ``task`` (bare programs excluded)."""
+        return [e for e in self.cache.values() if e.task_key == task.key and e.space is not None]
+
+    def record(self, task: Task, space: "int | None", decisions: Any, result: MeasureResult) -> None:
+        """Cache and store a result measured elsewhere (e.g. imported from a TVM database)."""
+        key = candidate_key(task.key, space, decisions)
+        self.cache[key] = Entry(task.key, space, decisions, result)
+        if self.store is not None:
+            self.store.append(make_record(key, task, space, decisions, result, "imported", self.timing))
 
     def baseline(self, task: Task) -> MeasureResult:
         """The unscheduled program's latency: what speedups are relative to (cached on disk)."""
@@ -156,7 +168,7 @@ class Measurer:
         to_build = collections.deque()
         for item in items:
             if use_cache and item.key in self.cache:
-                item.result = self.cache[item.key]
+                item.result = self.cache[item.key].result
             else:
                 to_build.append(item)
         to_run: collections.deque = collections.deque()
@@ -231,7 +243,7 @@ class Measurer:
         item.result = result
         if item.path:
             Path(item.path).unlink(missing_ok=True)
-        self.cache[item.key] = result
+        self.cache[item.key] = Entry(task.key, item.space, item.decisions, result)
         self.measured += 1
         if self.store is not None:
             self.store.append(make_record(item.key, task, item.space, item.decisions, result, str(self.runner),

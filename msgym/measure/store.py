@@ -45,8 +45,24 @@ class RecordStore:
                 except json.JSONDecodeError:
                     continue  # a line cut short by a kill: that candidate is simply measured again
 
-    def load_cache(self) -> dict[str, MeasureResult]:
-        return {rec["key"]: MeasureResult.from_json(rec["result"]) for rec in self if "key" in rec}
+    def load_cache(self) -> dict[str, "Entry"]:
+        return {rec["key"]: Entry.from_record(rec) for rec in self if "key" in rec}
+
+
+@dataclasses.dataclass
+class Entry:
+    """A cached measurement: whose it is (task fingerprint, design space, decisions) and the result.
+
+    ``space`` is None for a bare program, whose ``decisions`` is then the program's fingerprint."""
+
+    task_key: str
+    space: int | None
+    decisions: Any
+    result: MeasureResult
+
+    @classmethod
+    def from_record(cls, rec: dict) -> "Entry":
+        return cls(rec["task_key"], rec["space"], rec["decisions"], MeasureResult.from_json(rec["result"]))
 
 
 def make_record(key: str, task: Any, space: "int | None", decisions: Any, result: MeasureResult,

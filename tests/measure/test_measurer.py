@@ -1,0 +1,131 @@
+"""The measurer: real builds and timings, output checks, and injected faults."""
+
+import pytest
+import tvm
+from tvm import te
+
+from msgym.measure import Measurer, TimingConfig
+from msgym.space import design_spaces
+from msgym.tasks import get_task
+
+
+def wrong_matmul() -> tvm.IRModule:
+    """Same signature as gmm-64, but adds instead of multiplying: a kernel with wrong output."""
+    a = te.placeholder((1, 64, 64), name="A")
+    b = te.placeholder((1, 64, 64), name="B")
+    c = te.compute((1, 64, 64), lambda n, i, j: a[n, i, j] + b[n, i, j], name="C")
+    return tvm.IRModule({"main": te.create_prim_func([a, b, c]).with_attr("global_symbol", "main")})
+
+
+def crashing_matmul() -> tvm.IRModule:
+    """Same signature as gmm-64, but the kernel calls abort(): it kills the process running it."""
+    a = te.placeholder((1, 64, 64), name="A")
+    b = te.placeholder((1, 64, 64), name="B")
+    abort = tvm.tirx.Cast("float32", tvm.tirx.call_extern("int32", "abort"))
+    c = te.compute((1, 64, 64), lambda n, i, j: a[n, i, j] * b[n, i, j] + abort, name="C")
+    return tvm.IRModule({"main": te.create_prim_func([a, b, c]).with_attr("global_symbol", "main")})
+
+
+def default_program(task):
+    spaces = design_spaces(task)
+    return spaces.program(0, spaces.default_decisions(0)).mod
+
+
+def test_measures_a_scheduled_kernel(measurer):
+    task = get_task("gmm-64")
+    spaces = design_spaces(task)
+    result = measurer.measure(task, spaces.program(0, spaces.default_decisions(0)).mod)
+    assert result.ok, result.error
+    assert result.latency_s > 0 and len(result.repeats) == measurer.timing.repeat
+    assert result.cv < 1.0
+    assert measurer.baseline(task).ok
+
+
+def test_wrong_kernel_is_an_error_not_a_latency(measurer):
+    task = get_task("gmm-64")
+    result = measurer.measure(task, wrong_matmul())
+    assert not result.ok and result.latency_s is None
+    assert "wrong output: argument 2" in result.error
+
+
+def test_build_that_raises_is_an_error(measurer):
+    task = get_task("gmm-64")
+    bad = tvm.IRModule({"main": wrong_matmul()["main"].with_attr("target", 42)})
+    result = measurer.measure(task, bad, use_cache=False)
+    assert not result.ok and result.error
+
+
+def test_run_past_its_timeout_is_an_error_and_the_worker_is_replaced():
+    task = get_task("gmm-512")
+    spaces = design_spaces(task)
+    slow = Measurer(TimingConfig(run_timeout_s=0.01, repeat=50))
+    try:
+        program = spaces.program(0, spaces.default_decisions(0)).mod
+        result = slow.measure(task, program)
+        assert not result.ok and "timed out" in result.error
+        assert slow.worker_restarts == 1
+        slow.timing = TimingConfig()
+        assert slow.measure(task, program) is result  # cached: not measured again unless asked
+        again = slow.measure(task, program, use_cache=False)  # the replaced worker measures it
+        assert again.ok, again.error
+    finally:
+        slow.close()
+
+
+def test_kernel_that_crashes_the_worker_is_an_error_and_the_run_goes_on():
+    task = get_task("gmm-64")
+    m = Measurer()
+    try:
+        result = m.measure(task, crashing_matmul())
+        assert not result.ok and "run worker died" in result.error and "signal" in result.error
+        assert m.worker_restarts == 1
+        assert m.measure(task, default_program(task)).ok  # a new worker measures the next one
+    finally:
+        m.close()
+
+
+def test_build_that_hangs_is_killed_at_its_timeout(monkeypatch):
+    from conftest import DATA
+
+    monkeypatch.setenv("MSGYM_WORKER_PRELOAD", str(DATA / "faults.py"))
+    task = get_task("gmm-64")
+    m = Measurer(TimingConfig(build_timeout_s=2.0))
+    try:
+        m.measure(task, default_program(task))  # starts the worker (its start is not timed)
+        hanging = default_program(task)
+        hanging = tvm.IRModule({"main": hanging["main"].with_attr("msgym_fault", "hang_build")})
+        result = m.measure(task, hanging)
+        assert not result.ok and result.error == "build timed out after 2 s; the build worker was replaced"
+        assert m.builder.restarts == 1
+        assert m.measure(task, default_program(task), use_cache=False).ok
+    finally:
+        m.close()
+
+
+def test_invalid_candidate_is_an_error_result(measurer):
+    task = get_task("gmm-64")
+    spaces = design_spaces(task)
+    decisions = spaces.default_decisions(0)
+    decisions[1] = [3, 1, 1, 1]
+    [result] = measurer.measure_candidates(task, spaces, [(0, decisions)])
+    assert not result.ok and "replaced" in result.error
+
+
+def test_batch_is_measured_once_and_cached(measurer):
+    import random
+
+    task = get_task("gmm-64")
+    spaces = design_spaces(task)
+    rng = random.Random(4)
+    cands = []
+    for _ in range(4):
+        ro = spaces.rollout()
+        while not ro.done:
+            ro.choose(rng.choice(ro.options()))
+        cands.append((ro.space, ro.decisions))
+    before = measurer.measured
+    first = measurer.measure_candidates(task, spaces, cands)
+    assert all(r.ok for r in first) and measurer.measured - before == len(set(map(str, cands)))
+    again = measurer.measure_candidates(task, spaces, cands)
+    assert again == first and measurer.measured - before == len(set(map(str, cands)))
+    assert measurer.lookup(task, *cands[0]) is first[0]

@@ -1,0 +1,89 @@
+"""Durable records: a run killed with kill -9 resumes from its store."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from msgym.measure import Measurer
+from msgym.space import design_spaces
+from msgym.tasks import get_task
+
+SCRIPT = textwrap.dedent("""
+    import random, sys
+    from msgym.measure import Measurer
+    from msgym.space import design_spaces
+    from msgym.tasks import get_task
+    task = get_task("gmm-64")
+    spaces = design_spaces(task)
+    rng = random.Random(0)
+    cands = []
+    while len(cands) < 8:
+        ro = spaces.rollout()
+        while not ro.done:
+            ro.choose(rng.choice(ro.options()))
+        if (ro.space, ro.decisions) not in cands:
+            cands.append((ro.space, ro.decisions))
+    m = Measurer(store=sys.argv[1])
+    for cand in cands:
+        m.measure_candidates(task, spaces, [cand])
+        print("measured", flush=True)
+    print("all done", flush=True)
+""")
+
+
+def candidates():
+    import random
+
+    spaces = design_spaces(get_task("gmm-64"))
+    rng = random.Random(0)
+    cands = []
+    while len(cands) < 8:
+        ro = spaces.rollout()
+        while not ro.done:
+            ro.choose(rng.choice(ro.options()))
+        if (ro.space, ro.decisions) not in cands:
+            cands.append((ro.space, ro.decisions))
+    return spaces, cands
+
+
+def test_killed_run_resumes_from_the_store(tmp_path):
+    store = tmp_path / "records.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(store)], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    seen = 0
+    deadline = time.monotonic() + 300
+    while seen < 3 and time.monotonic() < deadline:
+        if proc.stdout.readline().startswith("measured"):
+            seen += 1
+    os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the run and its workers, mid-batch
+    proc.wait()
+    assert seen == 3
+    lines = store.read_text().splitlines()
+    assert len(lines) >= 3
+    assert all(json.loads(line)["result"]["latency_s"] > 0 for line in lines)
+
+    spaces, cands = candidates()
+    task = spaces.task
+    m = Measurer(store=store)
+    try:
+        stored = len(m.cache)
+        assert stored == len(lines)
+        results = m.measure_candidates(task, spaces, cands)
+        assert all(r.ok for r in results)
+        assert m.measured == len(cands) - stored  # only the missing candidates were measured
+        assert len(store.read_text().splitlines()) == len(cands)
+    finally:
+        m.close()
+
+
+def test_torn_last_line_is_ignored(tmp_path):
+    store = tmp_path / "records.jsonl"
+    store.write_text('{"key": "a|0|[1]", "task_key": "a", "space": 0, "decisions": [1], '
+                     '"result": {"latency_s": 0.5, "repeats": [0.5]}}\n{"key": "b|0|[2]", "tas')
+    m = Measurer(store=store)
+    assert list(m.cache) == ["a|0|[1]"] and m.cache["a|0|[1]"].result.latency_s == 0.5
+    m.close()
