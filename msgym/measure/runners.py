@@ -58,9 +58,8 @@ class RPCRunner(Runner):
         from tvm import rpc
 
         summary = rpc.connect_tracker(self.host, self.port).summary()
-        keys = sorted({k for k in summary.get("queue_info", {})} |
-                      {s["key"].split(":")[0] for s in summary.get("server_info", []) if "key" in s})
-        keys = [k.removeprefix("server:") for k in keys]
+        keys = sorted(set(summary.get("queue_info", {})) |
+                      {s["key"].removeprefix("server:") for s in summary.get("server_info", []) if "key" in s})
         if self.key not in keys:
             raise RunnerError(f"runner {self}: the tracker at {self.host}:{self.port} has no server with key "
                               f"{self.key!r}; keys it knows: {keys or 'none'}")

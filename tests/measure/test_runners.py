@@ -1,0 +1,49 @@
+"""Measurement through TVM's RPC tracker and servers (127.0.0.1 only), and bad runner strings."""
+
+import pytest
+
+from msgym.measure import Measurer, RunnerError
+from msgym.measure.runners import LocalRunner, RPCRunner, create
+from msgym.space import design_spaces
+from msgym.tasks import get_task
+from rpc_cluster import free_port, rpc_cluster
+
+KEY = "msgym-test"
+
+
+def test_runner_strings_parse():
+    assert create("local") == LocalRunner() and create(None) == LocalRunner()
+    assert create("rpc://127.0.0.1:9190/rasp4b") == RPCRunner("127.0.0.1", 9190, "rasp4b")
+    runner = RPCRunner("127.0.0.1", 1, "x")
+    assert create(runner) is runner
+
+
+@pytest.mark.parametrize("bad", ["rpc:/bad", "rpc://host/key", "rpc://127.0.0.1:99999/k", "ssh://x:1/y", ""])
+def test_runner_string_that_does_not_parse(bad):
+    with pytest.raises(RunnerError, match="rpc://HOST:PORT/KEY|out of range"):
+        create(bad)
+
+
+def test_unreachable_tracker_names_what_was_tried():
+    port = free_port()
+    with pytest.raises(RunnerError, match=f"no RPC tracker answers at 127.0.0.1:{port}"):
+        Measurer(runner=f"rpc://127.0.0.1:{port}/{KEY}")
+
+
+def test_measures_through_a_tracker_and_two_servers_like_local(measurer):
+    task = get_task("gmm-512")
+    spaces = design_spaces(task)
+    programs = [spaces.program(s, spaces.default_decisions(s)).mod for s in range(len(spaces))]
+    with rpc_cluster(KEY, n_servers=2) as port:
+        with pytest.raises(RunnerError, match=f"no server with key 'nope'.*{KEY}"):
+            Measurer(runner=f"rpc://127.0.0.1:{port}/nope")
+        remote = Measurer(runner=f"rpc://127.0.0.1:{port}/{KEY}")
+        try:
+            for program in programs:
+                via_rpc = remote.measure(task, program)
+                here = measurer.measure(task, program)
+                assert via_rpc.ok and here.ok, (via_rpc.error, here.error)
+                # Same CPU, other processes: within noise (generous: the machine is shared).
+                assert via_rpc.latency_s == pytest.approx(here.latency_s, rel=0.25)
+        finally:
+            remote.close()
