@@ -181,7 +181,7 @@ def _first_line(err: BaseException) -> str:
 
 
 def _postproc_name(postproc: Any) -> str:
-    return type(postproc).__name__ if type(postproc).__name__ != "Postproc" else str(postproc.legacy_repr() if hasattr(postproc, "legacy_repr") else postproc)
+    return type(postproc).__name__
 
 
 class Rollout:

@@ -35,17 +35,10 @@ from msgym._tvm import structural_key, tvm
 from msgym.measure import runners
 from msgym.measure.process import WorkerLost, WorkerProcess
 from msgym.measure.result import MeasureResult, TimingConfig
-from msgym.measure.store import Entry, RecordStore, candidate_key, make_record
+from msgym.measure.store import Entry, RecordStore, cache_dir, candidate_key, make_record
 from msgym.tasks import Task
 
 REFERENCE_TIMEOUT_S = 900.0  # an unscheduled program (the reference) can be slow
-
-
-def cache_dir() -> Path:
-    """Where msgym keeps measured baselines: $MSGYM_CACHE_DIR or ~/.cache/msgym."""
-    path = Path(os.environ.get("MSGYM_CACHE_DIR", Path.home() / ".cache" / "msgym"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclasses.dataclass

@@ -13,6 +13,10 @@ class TimingConfig:
     min_repeat_ms: int = 2  # small kernels loop until a repeat lasts this long (less noise)
     warmup: int = 1  # untimed runs first (the correctness run counts as one)
     cache_flush: bool = False  # flush the CPU cache before each repeat (inputs cold)
+    # A kernel whose first (checked) run takes longer than this is slow: far from the best, its
+    # latency needs less precision, so it gets ``slow_repeat`` repeats timed from Python.
+    slow_kernel_s: float = 0.02
+    slow_repeat: int = 3
     build_timeout_s: float = 60.0
     run_timeout_s: float = 30.0
     seed: int = 0  # seed of the random inputs the output check uses

@@ -18,6 +18,13 @@ from typing import Any, Iterator
 from msgym.measure.result import MeasureResult
 
 
+def cache_dir() -> Path:
+    """Where msgym keeps baselines and reference outputs: $MSGYM_CACHE_DIR or ~/.cache/msgym."""
+    path = Path(os.environ.get("MSGYM_CACHE_DIR", Path.home() / ".cache" / "msgym"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def candidate_key(task_key: str, space: "int | None", decisions: Any) -> str:
     """The cache key of a candidate: task fingerprint (program + target), design space, decisions."""
     return f"{task_key}|{space}|{json.dumps(decisions, separators=(',', ':'))}"
