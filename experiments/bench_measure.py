@@ -156,6 +156,11 @@ def main() -> None:
         "latency_ratio_median": statistics.median(ratios),
         "latency_ratio_p10_p90": [sorted(ratios)[int(0.1 * (len(ratios) - 1))], sorted(ratios)[int(0.9 * (len(ratios) - 1))]],
         "compared": len(ratios), "errors": errors,
+        # Where msgym's time goes, per candidate: building (+ linking), running (the output check,
+        # then the timed repeats), and the kernels' own latency (which bounds any runner).
+        "msgym_build_s_mean": statistics.fmean(r.build_s for rs in our_out["results"].values() for r in rs),
+        "msgym_run_s_mean": statistics.fmean(r.run_s for rs in our_out["results"].values() for r in rs),
+        "kernel_latency_s_mean": statistics.fmean(r.latency_s for rs in our_out["results"].values() for r in rs if r.ok),
         "overlap_s_per_candidate": overlap_wall / n,
         "overlap_latency_ratio_median": statistics.median(overlap_ratios),
         "overlap_latency_ratio_p10_p90": [sorted(overlap_ratios)[int(0.1 * (len(overlap_ratios) - 1))],
