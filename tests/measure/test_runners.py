@@ -2,7 +2,7 @@
 
 import pytest
 
-from msgym.measure import Measurer, RunnerError
+from msgym.measure import Measurer, RunnerError, TimingConfig
 from msgym.measure.runners import LocalRunner, RPCRunner, create
 from msgym.space import design_spaces
 from msgym.tasks import get_task
@@ -30,20 +30,27 @@ def test_unreachable_tracker_names_what_was_tried():
         Measurer(runner=f"rpc://127.0.0.1:{port}/{KEY}")
 
 
-def test_measures_through_a_tracker_and_two_servers_like_local(measurer):
+def test_measures_through_a_tracker_and_two_servers_like_local():
+    import statistics
+
     task = get_task("gmm-512")
     spaces = design_spaces(task)
     programs = [spaces.program(s, spaces.default_decisions(s)).mod for s in range(len(spaces))]
+    precise = TimingConfig(repeat=9, min_repeat_ms=30)  # this shared VM is noisy
     with rpc_cluster(KEY, n_servers=2) as port:
         with pytest.raises(RunnerError, match=f"no server with key 'nope'.*{KEY}"):
             Measurer(runner=f"rpc://127.0.0.1:{port}/nope")
-        remote = Measurer(runner=f"rpc://127.0.0.1:{port}/{KEY}")
+        remote = Measurer(precise, runner=f"rpc://127.0.0.1:{port}/{KEY}")
+        local = Measurer(precise)
         try:
+            ratios = []
             for program in programs:
-                via_rpc = remote.measure(task, program)
-                here = measurer.measure(task, program)
+                via_rpc, here = remote.measure(task, program), local.measure(task, program)
                 assert via_rpc.ok and here.ok, (via_rpc.error, here.error)
-                # Same CPU, other processes: within noise (generous: the machine is shared).
-                assert via_rpc.latency_s == pytest.approx(here.latency_s, rel=0.25)
+                ratios.append(via_rpc.latency_s / here.latency_s)
+            # Same CPU, another process: the same latency within this machine's noise.
+            assert 0.8 < statistics.median(ratios) < 1.25, ratios
+            assert all(0.5 < r < 2.0 for r in ratios), ratios
         finally:
             remote.close()
+            local.close()
