@@ -22,7 +22,8 @@ test: install
 	$(PY) -m pytest -q tests
 
 bench: install
-	$(PY) experiments/bench_step.py --json experiments/results/step_speed.json
+	$(PY) experiments/bench_step.py --episodes 100 --json experiments/results/step_speed.json
+	$(PY) experiments/bench_measure.py --json experiments/results/measure.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -20,10 +20,8 @@ class Strategy(SearchStrategy):
 
     def sample(self) -> Candidate | None:
         """One walk: at every sub-step a valid option, uniformly (None if TVM's replay failed)."""
-        rollout = self.spaces.rollout()
-        while not rollout.done:
-            rollout.choose(self.rng.choice(rollout.options()))
-        return None if rollout.error else Candidate.of(rollout.space, rollout.decisions)
+        walk = self.spaces.sample(self.rng)
+        return None if walk is None else Candidate.of(*walk)
 
     def propose(self, n: int) -> list[Candidate]:
         out: list[Candidate] = []

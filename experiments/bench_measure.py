@@ -27,16 +27,7 @@ from msgym.tasks import get_task
 
 
 def sample_candidates(task_name: str, n: int, seed: int) -> list[tuple[int, list]]:
-    spaces = design_spaces(get_task(task_name))
-    rng = random.Random(seed)
-    out: list[tuple[int, list]] = []
-    while len(out) < n:
-        ro = spaces.rollout()
-        while not ro.done:
-            ro.choose(rng.choice(ro.options()))
-        if ro.error is None and (ro.space, ro.decisions) not in out:
-            out.append((ro.space, ro.decisions))
-    return out
+    return design_spaces(get_task(task_name)).sample_distinct(random.Random(seed), n)
 
 
 def run_msgym(tasks: dict[str, list], overlap: bool | None = None) -> tuple[float, dict]:

@@ -153,6 +153,23 @@ class DesignSpaces:
     def rollout(self, space: int | None = None) -> "Rollout":
         return Rollout(self, space)
 
+    def sample(self, rng: Any) -> "tuple[int, list] | None":
+        """One walk choosing every sub-step uniformly (``rng.choice``) among the valid options:
+        (design space, decisions), or None if TVM's replay failed on the way."""
+        ro = self.rollout()
+        while not ro.done:
+            ro.choose(rng.choice(ro.options()))
+        return None if ro.error else (ro.space, ro.decisions)
+
+    def sample_distinct(self, rng: Any, n: int) -> list[tuple[int, list]]:
+        """``n`` distinct uniform walks (for tests, benchmarks and data collection)."""
+        out: list[tuple[int, list]] = []
+        while len(out) < n:
+            cand = self.sample(rng)
+            if cand is not None and cand not in out:
+                out.append(cand)
+        return out
+
     @functools.cached_property
     def sizes(self) -> list[int]:
         """Candidates in each space, counting later choices as they stand under the defaults."""

@@ -15,13 +15,7 @@ from msgym.tasks import get_task
 def test_export_compiles_the_best_and_imports_back(tmp_path, measurer):
     task = get_task("gmm-64")
     spaces = design_spaces(task)
-    rng = random.Random(2)
-    cands = []
-    for _ in range(4):
-        ro = spaces.rollout()
-        while not ro.done:
-            ro.choose(rng.choice(ro.options()))
-        cands.append((ro.space, ro.decisions))
+    cands = spaces.sample_distinct(random.Random(2), 4)
     results = measurer.measure_candidates(task, spaces, cands)
     db = export_database(measurer, task, tmp_path / "db")
     best = min(range(len(cands)), key=lambda i: results[i].latency_s)

@@ -19,14 +19,7 @@ SCRIPT = textwrap.dedent("""
     from msgym.tasks import get_task
     task = get_task("gmm-64")
     spaces = design_spaces(task)
-    rng = random.Random(0)
-    cands = []
-    while len(cands) < 8:
-        ro = spaces.rollout()
-        while not ro.done:
-            ro.choose(rng.choice(ro.options()))
-        if (ro.space, ro.decisions) not in cands:
-            cands.append((ro.space, ro.decisions))
+    cands = spaces.sample_distinct(random.Random(0), 8)
     m = Measurer(store=sys.argv[1])
     for cand in cands:
         m.measure_candidates(task, spaces, [cand])
@@ -39,15 +32,7 @@ def candidates():
     import random
 
     spaces = design_spaces(get_task("gmm-64"))
-    rng = random.Random(0)
-    cands = []
-    while len(cands) < 8:
-        ro = spaces.rollout()
-        while not ro.done:
-            ro.choose(rng.choice(ro.options()))
-        if (ro.space, ro.decisions) not in cands:
-            cands.append((ro.space, ro.decisions))
-    return spaces, cands
+    return spaces, spaces.sample_distinct(random.Random(0), 8)  # the same as SCRIPT's
 
 
 def test_killed_run_resumes_from_the_store(tmp_path):
