@@ -5,7 +5,9 @@ Policy (documented for the 2-core machines this project runs on):
 * One **build worker** and one **run worker**, each a long-lived process that imports TVM once.
   A build is ``tirx.build`` + linking a shared library; a run loads it, runs it once on seeded
   inputs, compares every argument with the task's reference, then times it.
-* **Runs are serialized**: one run worker, so two kernels never time each other's noise.
+* **Runs are serialized**, machine-wide: one run worker per measurer, and a file lock
+  (``$MSGYM_CACHE_DIR/run.lock``) held while a kernel runs, so kernels measured by other
+  processes (parallel environments, other searches) never time each other's noise.
 * **Builds overlap runs** only where there are more than 2 cores (``overlap=None`` decides):
   on 2 cores a build would take a core from the kernel being timed (kernels use every core),
   so there builds and runs alternate. The parent still overlaps its own work (replaying and
@@ -43,6 +45,7 @@ from msgym.measure.store import Entry, RecordStore, cache_dir, candidate_key, ma
 from msgym.tasks import Task
 
 REFERENCE_TIMEOUT_S = 900.0  # an unscheduled program (the reference) can be slow
+LOCK_WAIT_S = 3600.0  # how long a run may wait for the machine's run lock (others' kernels)
 
 
 @dataclasses.dataclass
@@ -203,8 +206,8 @@ class Measurer:
                                     self.timing.seed), REFERENCE_TIMEOUT_S, "reference")
             return True
         item = to_run.popleft()
-        self.run_worker.submit(("run", task.key, item.path, self.timing, self.runner),
-                               self.timing.run_timeout_s, item)
+        # Until the worker holds the run lock (it says "started"), it may wait for other processes.
+        self.run_worker.submit(("run", task.key, item.path, self.timing, self.runner), LOCK_WAIT_S, item)
         return True
 
     def _collect(self, task: Task, worker: WorkerProcess, to_run: collections.deque) -> None:
@@ -223,6 +226,10 @@ class Measurer:
                 self._references.add(task.key)
             return
         item: _Item = job
+        if kind == "started":  # the run holds the lock: from now on it has its own timeout
+            worker.job, worker.deadline = item, time.monotonic() + self.timing.run_timeout_s
+            worker.timeout_s = self.timing.run_timeout_s
+            return
         if kind == "built":
             item.build_s = payload
             to_run.append(item)

@@ -8,13 +8,15 @@ intrinsics; the tests use it to inject faults).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import runpy
 import statistics
 import subprocess
 import time
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Iterator
 
 from msgym.measure.result import MeasureResult, TimingConfig
 from msgym.measure.runners import Runner
@@ -148,6 +150,24 @@ def _time_slow(func: Any, args: list, dev: Any, repeat: int) -> list[float]:
     return repeats
 
 
+@contextlib.contextmanager
+def run_lock(runner: Runner) -> Iterator[None]:
+    """Hold this machine's run lock while a kernel runs here, so that kernels measured by other
+    processes (parallel environments, other searches) never run at the same time. The kernel
+    runs elsewhere for an RPC runner: no lock then. The OS releases it if the worker dies."""
+    if runner.name != "local":
+        yield
+        return
+    from msgym.measure.store import cache_dir
+
+    with open(cache_dir() / "run.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def main(conn: Connection) -> None:
     preload = os.environ.get("MSGYM_WORKER_PRELOAD")
     if preload:
@@ -170,7 +190,9 @@ def main(conn: Connection) -> None:
                 conn.send(("ready", task_key))
             else:
                 _, task_key, path, timing, runner = job
-                conn.send(("result", run(references[task_key], path, timing, runner)))
+                with run_lock(runner):
+                    conn.send(("started", None))  # the run's timeout starts now
+                    conn.send(("result", run(references[task_key], path, timing, runner)))
         except Exception as err:  # noqa: BLE001 - any failure of a candidate is its error result
             conn.send(("error", f"{job[0]} failed: {type(err).__name__}: {_last_line(err)}"))
 

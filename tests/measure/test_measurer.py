@@ -123,3 +123,28 @@ def test_batch_is_measured_once_and_cached(measurer):
     again = measurer.measure_candidates(task, spaces, cands)
     assert again == first and measurer.measured - before == len(cands)
     assert measurer.lookup(task, *cands[0]) is first[0]
+
+
+def test_runs_wait_for_the_machine_wide_run_lock(measurer):
+    """A kernel never runs while another process holds the run lock (here: this test)."""
+    import fcntl
+    import threading
+    import time
+
+    from msgym.measure import cache_dir
+
+    task = get_task("gmm-64")
+    program = default_program(task)
+    measurer.measure(task, program)  # the workers are up and the reference is known
+    done = threading.Event()
+    results = []
+    with open(cache_dir() / "run.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        thread = threading.Thread(target=lambda: (results.append(measurer.measure(task, program, use_cache=False)),
+                                                  done.set()))
+        thread.start()
+        assert not done.wait(3.0), "the kernel ran while another process held the run lock"
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    assert done.wait(120)
+    thread.join()
+    assert results[0].ok, results[0].error
