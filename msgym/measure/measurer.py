@@ -124,12 +124,13 @@ class Measurer:
         """Every cached candidate measurement of ``task`` (bare programs excluded)."""
         return [e for e in self.cache.values() if e.task_key == task.key and e.space is not None]
 
-    def record(self, task: Task, space: "int | None", decisions: Any, result: MeasureResult) -> None:
-        """Cache and store a result measured elsewhere (e.g. imported from a TVM database)."""
+    def record(self, task: Task, space: "int | None", decisions: Any, result: MeasureResult,
+               runner: str = "imported") -> None:
+        """Cache and store a result (measured here, or elsewhere: e.g. a TVM database's)."""
         key = candidate_key(task.key, space, decisions)
         self.cache[key] = Entry(task.key, space, decisions, result)
         if self.store is not None:
-            self.store.append(make_record(key, task, space, decisions, result, "imported", self.timing))
+            self.store.append(make_record(key, task, space, decisions, result, runner, self.timing))
 
     def baseline(self, task: Task) -> MeasureResult:
         """The unscheduled program's latency: what speedups are relative to (cached on disk)."""
@@ -247,8 +248,5 @@ class Measurer:
         item.result = result
         if item.path:
             Path(item.path).unlink(missing_ok=True)
-        self.cache[item.key] = Entry(task.key, item.space, item.decisions, result)
         self.measured += 1
-        if self.store is not None:
-            self.store.append(make_record(item.key, task, item.space, item.decisions, result, str(self.runner),
-                                          self.timing))
+        self.record(task, item.space, item.decisions, result, runner=str(self.runner))
