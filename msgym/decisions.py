@@ -47,8 +47,21 @@ class DecisionSpec:
         """The TVM decision once all sub-steps are chosen."""
         return prefix[0]
 
-    def default_prefix(self) -> tuple[int, ...]:
-        return (int(self.default),)
+    def prefix_for(self, value: Any) -> tuple[int, ...]:
+        """The sub-step choices that would make ``value``."""
+        return (int(value),)
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` is a valid decision here (reachable through the sub-steps)."""
+        try:
+            prefix = self.prefix_for(value)
+        except (TypeError, ValueError):
+            return False
+        if len(prefix) != self.n_sub_steps:
+            return False
+        if any(prefix[i] not in self.options(prefix[:i]) for i in range(len(prefix))):
+            return False
+        return self.value(prefix) == value
 
     # Context for observations: the loop extent involved (0 if none) and what is left of it.
     def extent(self) -> int:
@@ -89,8 +102,8 @@ class _TileBase(DecisionSpec):
             return [-1] + [1] * (self.n - 1)
         return [*prefix, self.remaining(prefix)]
 
-    def default_prefix(self) -> tuple[int, ...]:
-        return tuple(int(x) for x in self.default)[: self.n_sub_steps]
+    def prefix_for(self, value: Any) -> tuple[int, ...]:
+        return tuple(int(x) for x in value)[: self.n_sub_steps]
 
 
 @dataclasses.dataclass(frozen=True)

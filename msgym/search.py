@@ -23,7 +23,7 @@ from msgym.tasks import Task, get_task
 
 __all__ = ["Candidate", "SearchStrategy", "create", "tune", "TuneResult", "AGENTS"]
 
-AGENTS = ("random",)  # modules of agents/ that define a strategy
+AGENTS = ("random", "evolutionary")  # modules of agents/ that define a strategy
 
 
 @dataclasses.dataclass(frozen=True)

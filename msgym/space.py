@@ -153,12 +153,20 @@ class DesignSpaces:
     def rollout(self, space: int | None = None) -> "Rollout":
         return Rollout(self, space)
 
-    def sample(self, rng: Any) -> "tuple[int, list] | None":
-        """One walk choosing every sub-step uniformly (``rng.choice``) among the valid options:
-        (design space, decisions), or None if TVM's replay failed on the way."""
-        ro = self.rollout()
+    def sample(self, rng: Any, space: int | None = None, preferred: "list[Any] | None" = None
+               ) -> "tuple[int, list] | None":
+        """One walk: decision k takes ``preferred[k]`` where that is still valid, and otherwise
+        every sub-step picks uniformly (``rng.choice``) among the valid options. Returns
+        (design space, decisions), or None if TVM's replay failed on the way. With ``preferred``
+        it mutates and crosses over candidates while keeping them valid."""
+        ro = self.rollout(space)
         while not ro.done:
-            ro.choose(rng.choice(ro.options()))
+            k = ro.decision_index
+            want = preferred[k] if ro.space is not None and preferred and k < len(preferred) else None
+            if not ro.prefix and want is not None and ro.spec.accepts(want):
+                ro.choose_decision(list(want) if isinstance(want, list) else want)
+            else:
+                ro.choose(rng.choice(ro.options()))
         return None if ro.error else (ro.space, ro.decisions)
 
     def sample_distinct(self, rng: Any, n: int) -> list[tuple[int, list]]:
@@ -179,7 +187,7 @@ class DesignSpaces:
             total = 1
             while not ro.done:
                 total *= count_values(ro.spec)
-                ro.choose_decision(ro.spec.value(ro.spec.default_prefix()))
+                ro.choose_decision(ro.spec.default)
             out.append(total)
         return out
 

@@ -62,3 +62,13 @@ def test_categorical_and_location_offer_every_candidate():
 def test_divisors():
     for n in range(1, 200):
         assert list(divisors(n)) == [d for d in range(1, n + 1) if n % d == 0]
+
+
+def test_accepts_exactly_the_reachable_values():
+    spec = TileSpec(kind="SamplePerfectTile", default=None, loop_extent=12, n=3, max_innermost_factor=4)
+    reachable = all_values(spec)
+    for t in brute_tilings(12, 3):
+        assert spec.accepts(list(t)) == (list(t) in reachable)
+    assert not spec.accepts([12]) and not spec.accepts("x")
+    loc = LocationSpec(kind="SampleComputeLocation", default=-1, locations=(-1, 0, 2))
+    assert loc.accepts(2) and not loc.accepts(1)

@@ -149,3 +149,16 @@ def test_abandoned_rollout_stops_its_thread():
     thread = ro._thread
     ro.close()
     assert thread is not None and not thread.is_alive()
+
+
+def test_sample_keeps_preferred_decisions_that_are_valid():
+    spaces = design_spaces(get_task("gmm-64"))
+    rng = random.Random(3)
+    space, decisions = spaces.sample(rng)
+    assert spaces.sample(rng, space=space, preferred=decisions) == (space, decisions)
+    mutated = list(decisions)
+    mutated[1] = [3, 1, 1, 1]  # not a tiling of 64: re-drawn, the rest kept
+    child_space, child = spaces.sample(rng, space=space, preferred=mutated)
+    assert child_space == space and child[0] == decisions[0] and child[2:] == decisions[2:]
+    assert child[1] != [3, 1, 1, 1]
+    spaces.program(child_space, child)

@@ -12,11 +12,13 @@ from msgym.space import design_spaces
 from msgym.tasks import get_task
 
 
-def test_export_compiles_the_best_and_imports_back(tmp_path, measurer):
+def test_export_compiles_the_best_and_imports_back(tmp_path):
     task = get_task("gmm-64")
     spaces = design_spaces(task)
     cands = spaces.sample_distinct(random.Random(2), 4)
+    measurer = Measurer()  # its own: the export holds every measurement of the task it has
     results = measurer.measure_candidates(task, spaces, cands)
+    measurer.close()
     db = export_database(measurer, task, tmp_path / "db")
     best = min(range(len(cands)), key=lambda i: results[i].latency_s)
     chosen = ms.tir_integration.compile_tir(db, task.mod, task.target)

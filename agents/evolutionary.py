@@ -1,0 +1,72 @@
+"""Evolutionary search over decision sequences (MetaSchedule's own search, without a cost model).
+
+The first ``population`` proposals are uniform random walks. After that each child comes from a
+parent picked by tournament among the measured candidates (lower latency wins): with probability
+``crossover_prob`` it takes a prefix of its decisions and the rest from a second parent of the
+same design space, then one decision is re-drawn (mutation). Children are completed with
+``DesignSpaces.sample(preferred=...)``, which keeps every inherited decision that is still valid
+and re-draws the rest, so every child is a valid point of the design space. A candidate is
+never proposed twice.
+"""
+
+from __future__ import annotations
+
+import random
+
+from msgym.measure import MeasureResult
+from msgym.search import Candidate, SearchStrategy
+
+
+class Strategy(SearchStrategy):
+    name = "evolutionary"
+
+    def __init__(self, population: int = 16, tournament: int = 3, crossover_prob: float = 0.5,
+                 max_attempts: int = 1000):
+        if population < 2 or tournament < 1:
+            raise ValueError(f"population must be >= 2 and tournament >= 1, got {population}, {tournament}")
+        self.population, self.tournament = population, tournament
+        self.crossover_prob, self.max_attempts = crossover_prob, max_attempts
+
+    def setup(self, spaces, seed: int) -> None:
+        super().setup(spaces, seed)
+        self.rng = random.Random(seed)
+        self.seen: set[Candidate] = set()
+        self.scored: list[tuple[float, Candidate]] = []  # measured successfully: (latency, candidate)
+        self.proposed = 0
+
+    def observe(self, candidates: list[Candidate], results: list[MeasureResult]) -> None:
+        for cand, result in zip(candidates, results):
+            if result.ok:
+                self.scored.append((result.latency_s, cand))
+
+    def propose(self, n: int) -> list[Candidate]:
+        out: list[Candidate] = []
+        misses = 0
+        while len(out) < n and misses < self.max_attempts:
+            walk = self._child() if len(self.scored) >= min(self.population, 2) and \
+                self.proposed >= self.population else self.spaces.sample(self.rng)
+            cand = None if walk is None else Candidate.of(*walk)
+            if cand is None or cand in self.seen:
+                misses += 1
+                continue
+            self.seen.add(cand)
+            self.proposed += 1
+            out.append(cand)
+            misses = 0
+        return out
+
+    def _select(self) -> Candidate:
+        pool = self.rng.sample(self.scored, min(self.tournament, len(self.scored)))
+        return min(pool, key=lambda pair: pair[0])[1]
+
+    def _child(self):
+        parent = self._select()
+        genes = parent.decision_list()
+        if len(genes) > 1 and self.rng.random() < self.crossover_prob:
+            other = self._select()
+            if other.space == parent.space and other != parent:
+                cut = self.rng.randrange(1, len(genes))
+                genes = genes[:cut] + other.decision_list()[cut:]
+        if genes:
+            genes[self.rng.randrange(len(genes))] = None  # mutation: re-drawn uniformly
+        return self.spaces.sample(self.rng, space=parent.space, preferred=genes)
