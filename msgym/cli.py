@@ -1,10 +1,11 @@
-"""The ``msgym`` command: ``msgym tasks`` and ``msgym tune``."""
+"""The ``msgym`` command: ``msgym tasks``, ``msgym tune`` and ``msgym bench``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from msgym.tasks import TaskError
 
@@ -46,6 +47,22 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from msgym import bench
+
+    tasks, agents = _split(args.tasks), _split(args.agents)
+    bench.validate(tasks, agents, args.trials, args.seeds)
+    out = bench.run(tasks, agents, args.trials, args.seeds, args.logdir, args.json)
+    print(bench.leaderboard(out))
+    stem = str(Path(args.json).with_suffix(""))
+    print(f"wrote {args.json}, {stem}.md and {stem}.png")
+    return 0
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msgym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=None, help=target_help)
     p.add_argument("--no-show", dest="show", action="store_false", help="do not print the best program")
     p.set_defaults(func=_cmd_tune)
+
+    p = sub.add_parser("bench", help="every agent on every task and seed, equal trial budgets")
+    p.add_argument("--tasks", required=True, help="comma-separated tasks")
+    p.add_argument("--agents", default="random,evolutionary", help="comma-separated agents")
+    p.add_argument("--trials", type=int, default=64)
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..K-1 for each task and agent")
+    p.add_argument("--logdir", default="runs")
+    p.add_argument("--json", required=True, help="results JSON; the .md leaderboard and .png plot go beside it")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 

@@ -75,6 +75,7 @@ class TuneResult:
     errors: int
     wall_s: float
     curve: list[float]  # best latency (s) after each trial; inf before the first success
+    curve_wall_s: list[float]  # wall seconds since the start, after each trial
     best_gflops: float
     run_dir: str | None
 
@@ -88,8 +89,12 @@ def tune(
     batch: int = 4,
     measurer: Measurer | None = None,
     progress: bool = True,
+    remeasure: bool = False,
 ) -> TuneResult:
-    """Search ``task`` with ``agent`` for ``trials`` measured candidates."""
+    """Search ``task`` with ``agent`` for ``trials`` measured candidates.
+
+    ``remeasure=True`` measures every proposal even if the measurer has it cached (comparisons of
+    agents' wall time must not let one agent reuse another's measurements)."""
     if not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials must be a positive integer, got {trials!r}")
     task = get_task(task)
@@ -102,6 +107,7 @@ def tune(
     start = time.perf_counter()
     best: EpisodeRecord | None = None
     curve: list[float] = []
+    curve_wall: list[float] = []
     errors = 0
     bar = _progress(trials, f"{task.name}/{strategy.name}", progress)
     while len(curve) < trials:
@@ -109,7 +115,8 @@ def tune(
         if not proposals:
             break  # the strategy has nothing left to propose (a tiny space, exhausted)
         t0 = time.perf_counter()
-        results = measurer.measure_candidates(task, spaces, [(c.space, c.decision_list()) for c in proposals])
+        results = measurer.measure_candidates(task, spaces, [(c.space, c.decision_list()) for c in proposals],
+                                              remeasure=remeasure)
         per_candidate_s = (time.perf_counter() - t0) / len(proposals)
         for cand, result in zip(proposals, results):
             rec = EpisodeRecord(
@@ -122,6 +129,7 @@ def tune(
             if result.ok and (best is None or result.latency_s < best.latency_s):
                 best = rec
             curve.append(best.latency_s if best else math.inf)
+            curve_wall.append(time.perf_counter() - start)
             if run_dir is not None:
                 append(run_dir / "records.jsonl", rec)
             _log_trial(writer, len(curve), task, rec, best, errors, baseline, time.perf_counter() - start)
@@ -129,7 +137,7 @@ def tune(
         strategy.observe(proposals, results)
     bar.close()
     out = TuneResult(task.name, strategy.name, seed, len(curve), best, errors, time.perf_counter() - start,
-                     curve, task.flops / best.latency_s / 1e9 if best else 0.0, str(run_dir) if run_dir else None)
+                     curve, curve_wall, task.flops / best.latency_s / 1e9 if best else 0.0, str(run_dir) if run_dir else None)
     if writer is not None:
         writer.add_hparams({"task": task.name, "agent": strategy.name, "seed": seed, "trials": trials},
                            {"hparam/best_gflops": out.best_gflops}, run_name=".")

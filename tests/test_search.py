@@ -45,3 +45,12 @@ def test_bad_inputs():
         create("genius")
     with pytest.raises(ValueError, match="positive integer"):
         tune("gmm-64", "random", trials=0)
+
+
+def test_remeasure_measures_cached_proposals_again(measurer):
+    tune("gmm-64", "random", trials=3, seed=9, measurer=measurer, progress=False)
+    before = measurer.measured
+    tune("gmm-64", "random", trials=3, seed=9, measurer=measurer, progress=False)
+    assert measurer.measured == before  # same proposals: all cached
+    tune("gmm-64", "random", trials=3, seed=9, measurer=measurer, progress=False, remeasure=True)
+    assert measurer.measured == before + 3

@@ -1,0 +1,104 @@
+"""``msgym bench``: tasks x agents x seeds under an equal trial budget, as JSON, a markdown
+leaderboard and a PNG plot of best GFLOPS against trials and against wall time."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+from msgym.search import AGENTS, tune
+from msgym.tasks import get_task
+
+
+def validate(tasks: list[str], agents: list[str], trials: int, seeds: int) -> None:
+    """Fail before any measurement if an argument is bad."""
+    if not tasks or not agents:
+        raise ValueError("give at least one task (--tasks) and one agent (--agents)")
+    for agent in agents:
+        if agent not in AGENTS:
+            raise ValueError(f"unknown agent {agent!r}; choose from {', '.join(AGENTS)}")
+    if not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials must be a positive integer, got {trials!r}")
+    if not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+    for task in tasks:
+        get_task(task)  # raises TaskError naming the known tasks
+
+
+def run(tasks: list[str], agents: list[str], trials: int, seeds: int, logdir: str | None, json_path: str,
+        progress: bool = True) -> dict:
+    validate(tasks, agents, trials, seeds)
+    runs = []
+    for task_name in tasks:
+        task = get_task(task_name)
+        for agent in agents:
+            for seed in range(seeds):
+                # Every run measures its own proposals: no agent's wall time benefits from another's.
+                result = tune(task, agent, trials=trials, seed=seed, logdir=logdir, progress=progress, remeasure=True)
+                runs.append({
+                    "task": task.name, "agent": agent, "seed": seed, "trials": result.trials,
+                    "best_latency_s": result.best.latency_s if result.best else None,
+                    "best_gflops": result.best_gflops, "wall_s": result.wall_s, "errors": result.errors,
+                    "curve_best_latency_s": [None if math.isinf(x) else x for x in result.curve],
+                    "curve_wall_s": result.curve_wall_s,
+                    "flops": task.flops, "run_dir": result.run_dir,
+                })
+    out = {"tasks": tasks, "agents": agents, "trials": trials, "seeds": seeds, "runs": runs}
+    path = Path(json_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1))
+    path.with_suffix(".md").write_text(leaderboard(out))
+    plot(out, path.with_suffix(".png"))
+    return out
+
+
+def leaderboard(out: dict) -> str:
+    """Per task, agents ranked by mean best GFLOPS over seeds."""
+    lines = [f"# msgym bench: {out['trials']} trials, {out['seeds']} seed(s)", ""]
+    for task in sorted({r["task"] for r in out["runs"]}):
+        lines += [f"## {task}", "", "| rank | agent | best GFLOPS (mean ± sd) | best latency ms (mean) | wall s (mean) | errors |",
+                  "|---|---|---|---|---|---|"]
+        rows = []
+        for agent in out["agents"]:
+            rs = [r for r in out["runs"] if r["task"] == task and r["agent"] == agent]
+            gf = [r["best_gflops"] for r in rs]
+            lat = [r["best_latency_s"] * 1e3 for r in rs if r["best_latency_s"]]
+            rows.append((statistics.fmean(gf), statistics.pstdev(gf), statistics.fmean(lat) if lat else float("nan"),
+                         statistics.fmean(r["wall_s"] for r in rs), sum(r["errors"] for r in rs), agent))
+        for rank, (gf, sd, lat, wall, errors, agent) in enumerate(sorted(rows, reverse=True), 1):
+            lines.append(f"| {rank} | {agent} | {gf:.2f} ± {sd:.2f} | {lat:.3f} | {wall:.1f} | {errors} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _mean_curve(rs: list[dict], key: str) -> list[float]:
+    n = min(len(r[key]) for r in rs)
+    return [statistics.fmean(r[key][i] for r in rs) for i in range(n)]
+
+
+def plot(out: dict, path: Path) -> None:
+    """Best GFLOPS against trials and against wall time, one row per task, mean over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted({r["task"] for r in out["runs"]})
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(11, 3.6 * len(tasks)), squeeze=False)
+    for row, task in zip(axes, tasks):
+        for agent in out["agents"]:
+            rs = [r for r in out["runs"] if r["task"] == task and r["agent"] == agent]
+            gflops = [[(r["flops"] / x / 1e9) if x else 0.0 for x in r["curve_best_latency_s"]] for r in rs]
+            curves = [{"g": g, "w": r["curve_wall_s"]} for g, r in zip(gflops, rs)]
+            g, w = _mean_curve(curves, "g"), _mean_curve(curves, "w")
+            row[0].plot(range(1, len(g) + 1), g, label=agent)
+            row[1].plot(w, g, label=agent)
+        row[0].set(title=f"{task}: best GFLOPS vs trials", xlabel="trials", ylabel="best GFLOPS")
+        row[1].set(title=f"{task}: best GFLOPS vs wall time", xlabel="wall seconds", ylabel="best GFLOPS")
+        row[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
