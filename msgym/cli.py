@@ -51,7 +51,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from msgym import bench
 
     tasks, agents = _split(args.tasks), _split(args.agents)
-    bench.validate(tasks, agents, args.trials, args.seeds)
     out = bench.run(tasks, agents, args.trials, args.seeds, args.logdir, args.json)
     print(bench.leaderboard(out))
     stem = str(Path(args.json).with_suffix(""))
