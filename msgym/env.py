@@ -29,7 +29,7 @@ from msgym.decisions import KINDS, DecisionSpec
 from msgym.measure import Measurer
 from msgym.records import EpisodeRecord
 from msgym.rewards import reward_space
-from msgym.space import LRU, Rollout, design_spaces
+from msgym.space import LRU, Rollout, design_spaces, freeze_decisions
 from msgym.tasks import Task, get_task
 
 OBSERVATIONS = ("features", "context")
@@ -214,7 +214,7 @@ class ScheduleEnv(gym.Env, EzPickle):
         if self.observation != "features":
             return np.zeros(features.PROGRAM_DIM, dtype=np.float32)
         ro = self.rollout
-        key = (ro.space, tuple(map(str, ro.decisions)))
+        key = (ro.space, freeze_decisions(ro.decisions))
         cached = self._feature_cache.get(key)
         if cached is None:
             sch = ro.live if ro.live is not None else self.spaces.unscheduled

@@ -18,7 +18,7 @@ from typing import Any
 
 from msgym.measure import MeasureResult, Measurer
 from msgym.records import EpisodeRecord, append
-from msgym.space import DesignSpaces, design_spaces
+from msgym.space import DesignSpaces, design_spaces, freeze_decisions
 from msgym.tasks import Task, get_task
 
 __all__ = ["Candidate", "SearchStrategy", "create", "tune", "TuneResult", "AGENTS"]
@@ -35,7 +35,7 @@ class Candidate:
 
     @classmethod
     def of(cls, space: int, decisions: list[Any]) -> "Candidate":
-        return cls(space, tuple(tuple(d) if isinstance(d, list) else d for d in decisions))
+        return cls(space, freeze_decisions(decisions))
 
     def decision_list(self) -> list[Any]:
         return [list(d) if isinstance(d, tuple) else d for d in self.decisions]

@@ -252,7 +252,11 @@ class Rollout:
             self.choose_decision(self.spec.value(self.prefix))
 
     def choose_decision(self, value: Any) -> None:
-        """Complete the pending decision with a whole TVM decision value."""
+        """Complete the pending decision with a whole TVM decision value (one it accepts)."""
+        if self.done or self.spec is None:
+            raise RuntimeError("the rollout is done")
+        if not self.spec.accepts(value):
+            raise ValueError(f"{value!r} is not a valid {self.spec.kind} decision here")
         spec, self.spec, self.prefix = self.spec, None, ()
         if isinstance(spec, SpaceChoiceSpec):
             self._start(int(value))
@@ -330,7 +334,7 @@ class Rollout:
                                        n=int(attrs[0]), partition_pos=int(attrs[1]), innerpart_factor=int(attrs[2]))
         if kind == "SampleCategorical":
             return CategoricalSpec(kind=kind, default=default, candidates=tuple(int(c) for c in attrs[0]))
-        key = (self.space, _freeze(self.decisions))
+        key = (self.space, freeze_decisions(self.decisions))
         locations = self.spaces.location_cache.get(key)
         if locations is None:
             locations = self.spaces.location_cache.put(key, probe_compute_locations(self.live, inputs[0]))
@@ -341,7 +345,8 @@ class Rollout:
         return int(extent.value) if isinstance(extent, tvm.tirx.IntImm) else None
 
 
-def _freeze(decisions: list[Any]) -> tuple:
+def freeze_decisions(decisions: list[Any]) -> tuple:
+    """Decisions as a hashable tuple (tile decisions become tuples)."""
     return tuple(tuple(d) if isinstance(d, list) else d for d in decisions)
 
 

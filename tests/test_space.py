@@ -115,6 +115,10 @@ def test_invalid_choice_is_refused_with_the_valid_ones():
     ro = design_spaces(get_task("gmm-64")).rollout(0)
     with pytest.raises(ValueError, match="valid"):
         ro.choose(10_000)
+    with pytest.raises(ValueError, match="not a valid SamplePerfectTile"):
+        ro.choose_decision([3, 1, 1, 1])
+    ro.choose_decision(ro.spec.default)  # still usable after a refusal
+    assert ro.decision_index == 1
     ro.close()
 
 
