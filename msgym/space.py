@@ -145,9 +145,9 @@ class DesignSpaces:
             try:
                 ok = postproc.apply(sch)
             except Exception as err:
-                raise InvalidCandidate(f"postprocessor {_postproc_name(postproc)} raised: {_first_line(err)}") from err
+                raise InvalidCandidate(f"postprocessor {type(postproc).__name__} raised: {_first_line(err)}") from err
             if not ok:
-                raise InvalidCandidate(f"postprocessor {_postproc_name(postproc)} rejected the program")
+                raise InvalidCandidate(f"postprocessor {type(postproc).__name__} rejected the program")
         return sch
 
     def rollout(self, space: int | None = None) -> "Rollout":
@@ -205,10 +205,6 @@ def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {msg.strip()}"
 
 
-def _postproc_name(postproc: Any) -> str:
-    return type(postproc).__name__
-
-
 class Rollout:
     """One walk through a design space, a sub-step at a time.
 
@@ -249,7 +245,7 @@ class Rollout:
             raise ValueError(f"{option} is not a valid option for {self.spec.kind}; valid: {valid}")
         self.prefix = (*self.prefix, option)
         if len(self.prefix) == self.spec.n_sub_steps:
-            self.choose_decision(self.spec.value(self.prefix))
+            self._complete(self.spec.value(self.prefix))  # valid: every sub-step was checked
 
     def choose_decision(self, value: Any) -> None:
         """Complete the pending decision with a whole TVM decision value (one it accepts)."""
@@ -257,6 +253,9 @@ class Rollout:
             raise RuntimeError("the rollout is done")
         if not self.spec.accepts(value):
             raise ValueError(f"{value!r} is not a valid {self.spec.kind} decision here")
+        self._complete(value)
+
+    def _complete(self, value: Any) -> None:
         spec, self.spec, self.prefix = self.spec, None, ()
         if isinstance(spec, SpaceChoiceSpec):
             self._start(int(value))
@@ -297,7 +296,7 @@ class Rollout:
         if kind == "decision":
             self.spec = payload
             if self.spec.n_sub_steps == 0:  # nothing to choose (e.g. a non-constant extent)
-                self.choose_decision(self.spec.value(()))
+                self._complete(self.spec.value(()))
         else:
             self.done = True
             self.error = payload if kind == "error" else None

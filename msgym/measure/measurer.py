@@ -216,9 +216,6 @@ class Measurer:
         try:
             kind, payload = worker.receive()
         except WorkerLost as lost:
-            if job == "reference":
-                self._fail_all_runs(task, to_run, f"the reference run of {task.name} failed: {lost}")
-                return
             kind, payload = "error", str(lost)
         if job == "reference":
             if kind == "error":
@@ -228,8 +225,7 @@ class Measurer:
             return
         item: _Item = job
         if kind == "started":  # the run holds the lock: from now on it has its own timeout
-            worker.job, worker.deadline = item, time.monotonic() + self.timing.run_timeout_s
-            worker.timeout_s = self.timing.run_timeout_s
+            worker.restart_clock(item, self.timing.run_timeout_s)
             return
         if kind == "built":
             item.build_s = payload

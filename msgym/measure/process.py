@@ -44,9 +44,12 @@ class WorkerProcess:
         self.deadline = time.monotonic() + timeout_s + extra
         self.job = job
 
+    def restart_clock(self, job: Any, timeout_s: float) -> None:
+        """Keep waiting on ``job`` (after an intermediate answer), with a fresh timeout."""
+        self.job, self.timeout_s, self.deadline = job, timeout_s, time.monotonic() + timeout_s
+
     def receive(self) -> tuple:
         """The in-flight job's answer (call when ``conn`` is readable or the deadline passed)."""
-        job = self.job
         if time.monotonic() > self.deadline and not self.conn.poll(0):
             self.kill()
             raise WorkerLost(f"{self.role} timed out after {self.timeout_s:.3g} s; the {self.role} worker was replaced")
@@ -60,7 +63,6 @@ class WorkerProcess:
         finally:
             self.job, self.deadline = None, None
         self.fresh = False
-        del job
         return answer
 
     def _ensure(self) -> None:
