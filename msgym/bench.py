@@ -29,29 +29,58 @@ def validate(tasks: list[str], agents: list[str], trials: int, seeds: int) -> No
 
 def run(tasks: list[str], agents: list[str], trials: int, seeds: int, logdir: str | None, json_path: str,
         progress: bool = True) -> dict:
+    """Run every (task, agent, seed) not already in ``json_path``; the JSON is rewritten after each run,
+    so an interrupted bench resumes where it stopped (runs of a different trial budget are not reused)."""
     validate(tasks, agents, trials, seeds)
+    path = Path(json_path)
+    done = {(r["task"], r["agent"], r["seed"]): r for r in _previous_runs(path, trials)}
     runs = []
     for task_name in tasks:
         task = get_task(task_name)
         for agent in agents:
             for seed in range(seeds):
+                if (task.name, agent, seed) in done:
+                    runs.append(done.pop((task.name, agent, seed)))
+                    continue
                 # Every run measures its own proposals: no agent's wall time benefits from another's.
                 result = tune(task, agent, trials=trials, seed=seed, logdir=logdir, progress=progress, remeasure=True)
-                runs.append({
-                    "task": task.name, "agent": agent, "seed": seed, "trials": result.trials,
-                    "best_latency_s": result.best.latency_s if result.best else None,
-                    "best_gflops": result.best_gflops, "wall_s": result.wall_s, "errors": result.errors,
-                    "curve_best_latency_s": [None if math.isinf(x) else x for x in result.curve],
-                    "curve_wall_s": result.curve_wall_s,
-                    "flops": task.flops, "run_dir": result.run_dir,
-                })
+                runs.append(_run_summary(task, agent, seed, result))
+                _write(path, {"tasks": tasks, "agents": agents, "trials": trials, "seeds": seeds,
+                              "runs": runs + list(done.values())})
     out = {"tasks": tasks, "agents": agents, "trials": trials, "seeds": seeds, "runs": runs}
-    path = Path(json_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=1))
+    _write(path, out)
     path.with_suffix(".md").write_text(leaderboard(out))
     plot(out, path.with_suffix(".png"))
     return out
+
+
+def _run_summary(task, agent: str, seed: int, result) -> dict:
+    return {
+        "task": task.name, "agent": agent, "seed": seed, "trials": result.trials,
+        "best_latency_s": result.best.latency_s if result.best else None,
+        "best_gflops": result.best_gflops, "wall_s": result.wall_s, "errors": result.errors,
+        "curve_best_latency_s": [None if math.isinf(x) else x for x in result.curve],
+        "curve_wall_s": result.curve_wall_s,
+        "flops": task.flops, "run_dir": result.run_dir,
+    }
+
+
+def _previous_runs(path: Path, trials: int) -> list[dict]:
+    """Runs of an earlier (possibly interrupted) bench at the same trial budget."""
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} exists but is not a bench JSON ({err}); move it away or pick another --json")
+    return [r for r in data.get("runs", []) if data.get("trials") == trials]
+
+
+def _write(path: Path, out: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(out, indent=1))
+    tmp.replace(path)
 
 
 def leaderboard(out: dict) -> str:
