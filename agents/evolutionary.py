@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 
 from msgym.measure import MeasureResult
-from msgym.search import Candidate, SearchStrategy
+from msgym.search import Candidate, SearchContext, SearchStrategy
 
 
 class Strategy(SearchStrategy):
@@ -27,12 +27,15 @@ class Strategy(SearchStrategy):
         self.population, self.tournament = population, tournament
         self.crossover_prob, self.max_attempts = crossover_prob, max_attempts
 
-    def setup(self, spaces, seed: int) -> None:
-        super().setup(spaces, seed)
-        self.rng = random.Random(seed)
+    def setup(self, context: SearchContext) -> None:
+        super().setup(context)
+        self.rng = random.Random(self.seed)
         self.seen: set[Candidate] = set()
         self.scored: list[tuple[float, Candidate]] = []  # measured successfully: (latency, candidate)
         self.proposed = 0
+
+    def hparams(self) -> dict:
+        return {"population": self.population, "tournament": self.tournament, "crossover_prob": self.crossover_prob}
 
     def observe(self, candidates: list[Candidate], results: list[MeasureResult]) -> None:
         for cand, result in zip(candidates, results):

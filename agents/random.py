@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from msgym.search import Candidate, SearchStrategy
+from msgym.search import Candidate, SearchContext, SearchStrategy
 
 
 class Strategy(SearchStrategy):
@@ -13,9 +13,9 @@ class Strategy(SearchStrategy):
     def __init__(self, max_attempts: int = 1000):
         self.max_attempts = max_attempts  # give up once this many walks in a row were all repeats
 
-    def setup(self, spaces, seed: int) -> None:
-        super().setup(spaces, seed)
-        self.rng = random.Random(seed)
+    def setup(self, context: SearchContext) -> None:
+        super().setup(context)
+        self.rng = random.Random(self.seed)
         self.seen: set[Candidate] = set()
 
     def sample(self) -> Candidate | None:

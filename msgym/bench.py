@@ -8,17 +8,22 @@ import math
 import statistics
 from pathlib import Path
 
-from msgym.search import AGENTS, tune
+from msgym.search import AGENTS, create, tune
 from msgym.tasks import get_task
 
 
-def validate(tasks: list[str], agents: list[str], trials: int, seeds: int) -> None:
+def validate(tasks: list[str], agents: list[str], trials: int, seeds: int,
+             agent_options: dict[str, dict] | None = None) -> None:
     """Fail before any measurement if an argument is bad."""
     if not tasks or not agents:
         raise ValueError("give at least one task (--tasks) and one agent (--agents)")
     for agent in agents:
         if agent not in AGENTS:
             raise ValueError(f"unknown agent {agent!r}; choose from {', '.join(AGENTS)}")
+    for agent, options in (agent_options or {}).items():
+        if agent not in agents:
+            raise ValueError(f"options given for agent {agent!r}, which is not among --agents {', '.join(agents)}")
+        create(agent, **options)  # raises on an unknown option, naming the known ones
     if not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials must be a positive integer, got {trials!r}")
     if not isinstance(seeds, int) or seeds < 1:
@@ -28,10 +33,11 @@ def validate(tasks: list[str], agents: list[str], trials: int, seeds: int) -> No
 
 
 def run(tasks: list[str], agents: list[str], trials: int, seeds: int, logdir: str | None, json_path: str,
-        progress: bool = True) -> dict:
+        progress: bool = True, agent_options: dict[str, dict] | None = None) -> dict:
     """Run every (task, agent, seed) not already in ``json_path``; the JSON is rewritten after each run,
     so an interrupted bench resumes where it stopped (runs of a different trial budget are not reused)."""
-    validate(tasks, agents, trials, seeds)
+    agent_options = agent_options or {}
+    validate(tasks, agents, trials, seeds, agent_options)
     path = Path(json_path)
     done = {(r["task"], r["agent"], r["seed"]): r for r in _previous_runs(path, trials)}
     runs = []
@@ -43,11 +49,13 @@ def run(tasks: list[str], agents: list[str], trials: int, seeds: int, logdir: st
                     runs.append(done.pop((task.name, agent, seed)))
                     continue
                 # Every run measures its own proposals: no agent's wall time benefits from another's.
-                result = tune(task, agent, trials=trials, seed=seed, logdir=logdir, progress=progress, remeasure=True)
+                result = tune(task, agent, trials=trials, seed=seed, logdir=logdir, progress=progress, remeasure=True,
+                              agent_options=agent_options.get(agent))
                 runs.append(_run_summary(task, agent, seed, result))
                 _write(path, {"tasks": tasks, "agents": agents, "trials": trials, "seeds": seeds,
-                              "runs": runs + list(done.values())})
-    out = {"tasks": tasks, "agents": agents, "trials": trials, "seeds": seeds, "runs": runs}
+                              "agent_options": agent_options, "runs": runs + list(done.values())})
+    out = {"tasks": tasks, "agents": agents, "trials": trials, "seeds": seeds, "agent_options": agent_options,
+           "runs": runs}
     _write(path, out)
     path.with_suffix(".md").write_text(leaderboard(out))
     plot(out, path.with_suffix(".png"))

@@ -1,4 +1,4 @@
-"""The ``msgym`` command: ``msgym tasks``, ``msgym tune`` and ``msgym bench``."""
+"""The ``msgym`` command: ``msgym tasks``, ``tune``, ``bench`` and ``export``."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
     task = get_task(args.task, args.target)
     print(f"tuning {task.describe()} with {args.agent} for {args.trials} trials (seed {args.seed})", flush=True)
-    result = tune(task, args.agent, trials=args.trials, seed=args.seed, logdir=args.logdir)
+    result = tune(task, args.agent, trials=args.trials, seed=args.seed, logdir=args.logdir,
+                  agent_options=_agent_options(args.agent_opt))
     if result.best is None:
         print(f"no valid kernel in {result.trials} trials ({result.errors} errors)")
         return 1
@@ -41,7 +42,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
           f"{best.speedup:.2f}x the unscheduled program")
     print(f"  design space {best.space}, decisions {json.dumps(best.decisions)}")
     if result.run_dir:
-        print(f"  run folder {result.run_dir} (tensorboard --logdir {args.logdir})")
+        print(f"  run folder {result.run_dir} (tensorboard --logdir {args.logdir}); "
+              f"msgym export {result.run_dir} --database DIR writes it as a TVM database")
     if args.show:
         print(best.replay().mod.script())
     return 0
@@ -51,11 +53,57 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from msgym import bench
 
     tasks, agents = _split(args.tasks), _split(args.agents)
-    out = bench.run(tasks, agents, args.trials, args.seeds, args.logdir, args.json)
+    out = bench.run(tasks, agents, args.trials, args.seeds, args.logdir, args.json,
+                    agent_options=_per_agent(_agent_options(args.agent_opt)))
     print(bench.leaderboard(out))
     stem = str(Path(args.json).with_suffix(""))
     print(f"wrote {args.json}, {stem}.md and {stem}.png")
     return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from msgym.measure.database import write_database
+    from msgym.records import EpisodeRecord, load
+    from msgym.tasks import get_task
+
+    run = Path(args.run)
+    source = run / ("records.jsonl" if args.all else "best.json")
+    if not source.is_file():
+        raise ValueError(f"{source} not found: give a run folder made by msgym tune or msgym bench"
+                         + ("" if args.all else " that found a valid kernel"))
+    records = [r for r in load(source) if r.latency_s] if args.all else \
+        [EpisodeRecord.from_json(json.loads(source.read_text()))]
+    task = get_task(records[0].task, json.loads(records[0].target))
+    write_database(task, args.database, [(r.space, r.decisions, r.latency_s) for r in records])
+    print(f"wrote {len(records)} tuning record(s) of {task.name} to {args.database}; compile with\n"
+          f"  tvm.s_tir.meta_schedule.tir_integration.compile_tir("
+          f"ms.database.JSONDatabase(work_dir={str(args.database)!r}), mod, target)")
+    return 0
+
+
+def _agent_options(pairs: list[str]) -> dict:
+    """KEY=VALUE pairs; values read as JSON when they parse (numbers, booleans), else as text."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--agent-opt takes KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _per_agent(options: dict) -> dict[str, dict]:
+    """{"ppo.ent_coef": 0.02} -> {"ppo": {"ent_coef": 0.02}}."""
+    out: dict[str, dict] = {}
+    for key, value in options.items():
+        agent, dot, option = key.partition(".")
+        if not dot or not option:
+            raise ValueError(f"bench --agent-opt takes AGENT.KEY=VALUE, got {key!r}")
+        out.setdefault(agent, {})[option] = value
+    return out
 
 
 def _split(text: str) -> list[str]:
@@ -66,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msgym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     target_help = 'TVM target: "llvm" (this CPU, the default) or a JSON dict'
+    agent_opt_help = ("an option of the agent, repeatable: e.g. population=32 (evolutionary), "
+                      "policy=runs/RUN/policy.zip (ppo), num_trials_per_iter=16 (metaschedule)")
 
     p = sub.add_parser("tasks", help="list tasks with FLOPs and design-space size")
     p.add_argument("task", nargs="*", help="tasks to list (default: the built-in suite)")
@@ -80,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--logdir", default="runs", help="TensorBoard/run folder root")
     p.add_argument("--target", default=None, help=target_help)
     p.add_argument("--no-show", dest="show", action="store_false", help="do not print the best program")
+    p.add_argument("--agent-opt", action="append", metavar="KEY=VALUE", help=agent_opt_help)
     p.set_defaults(func=_cmd_tune)
 
     p = sub.add_parser("bench", help="every agent on every task and seed, equal trial budgets")
@@ -88,8 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..K-1 for each task and agent")
     p.add_argument("--logdir", default="runs")
-    p.add_argument("--json", required=True, help="results JSON; the .md leaderboard and .png plot go beside it")
+    p.add_argument("--json", required=True, help="results JSON; the .md leaderboard and .png plot go beside it; "
+                   "runs already in it are kept (an interrupted bench resumes)")
+    p.add_argument("--agent-opt", action="append", metavar="AGENT.KEY=VALUE",
+                   help="an option of one agent, repeatable: e.g. ppo.ent_coef=0.02")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("export", help="write a run's best schedule (or all its records) as a TVM database")
+    p.add_argument("run", help="a run folder (runs/TASK__AGENT__seedS__TIME)")
+    p.add_argument("--database", required=True, help="folder of the MetaSchedule JSON database to write")
+    p.add_argument("--all", action="store_true", help="every successful record of the run, not only the best")
+    p.set_defaults(func=_cmd_export)
     return parser
 
 

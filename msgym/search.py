@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import json
 import math
 import sys
@@ -21,9 +22,9 @@ from msgym.records import EpisodeRecord, append
 from msgym.space import DesignSpaces, design_spaces, freeze_decisions
 from msgym.tasks import Task, get_task
 
-__all__ = ["Candidate", "SearchStrategy", "create", "tune", "TuneResult", "AGENTS"]
+__all__ = ["Candidate", "SearchContext", "SearchStrategy", "create", "tune", "TuneResult", "AGENTS"]
 
-AGENTS = ("random", "evolutionary")  # modules of agents/ that define a strategy
+AGENTS = ("random", "evolutionary", "ppo", "metaschedule")  # modules of agents/ that define a strategy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,13 +42,31 @@ class Candidate:
         return [list(d) if isinstance(d, tuple) else d for d in self.decisions]
 
 
+@dataclasses.dataclass(frozen=True)
+class SearchContext:
+    """What a strategy may know about the search it is part of."""
+
+    spaces: DesignSpaces
+    seed: int = 0
+    trials: int | None = None  # the budget of measured candidates
+    baseline_s: float | None = None  # latency of the unscheduled program (rewards are relative to it)
+    run_dir: Path | None = None  # where a strategy may write its own logs and checkpoints
+
+    @property
+    def task(self) -> Task:
+        return self.spaces.task
+
+
 class SearchStrategy:
-    """Proposes candidates and learns from their measured results."""
+    """Proposes candidates and learns from their measured results.
+
+    ``propose(n)`` returns at most ``n`` candidates (fewer is fine; none means the strategy has
+    nothing left to propose); ``observe`` then receives all of their results, in order."""
 
     name = "base"
 
-    def setup(self, spaces: DesignSpaces, seed: int) -> None:
-        self.spaces, self.seed = spaces, seed
+    def setup(self, context: SearchContext) -> None:
+        self.context, self.spaces, self.seed = context, context.spaces, context.seed
 
     def propose(self, n: int) -> list[Candidate]:
         raise NotImplementedError
@@ -55,14 +74,33 @@ class SearchStrategy:
     def observe(self, candidates: list[Candidate], results: list[MeasureResult]) -> None:
         """Told every measured result of its proposals (default: ignore)."""
 
+    def hparams(self) -> dict[str, Any]:
+        """The strategy's settings, logged as TensorBoard hparams and into the run's config."""
+        return {}
+
+    def scalars(self) -> dict[str, float]:
+        """The strategy's own running figures, logged after every batch as ``agent/<name>``."""
+        return {}
+
+    def close(self) -> None:
+        """Release what the strategy holds (threads, files); the loop calls it once, at the end."""
+
 
 def create(kind: "str | SearchStrategy", **kwargs: Any) -> SearchStrategy:
+    """A strategy from its short name (``AGENTS``) and its options, or ``kind`` itself."""
     if isinstance(kind, SearchStrategy):
+        if kwargs:
+            raise ValueError(f"agent options {sorted(kwargs)} given with an agent instance; set them on it instead")
         return kind
     if kind not in AGENTS:
         raise ValueError(f"unknown agent {kind!r}; choose one of {', '.join(AGENTS)}")
-    module = importlib.import_module(f"agents.{kind}")
-    return module.Strategy(**kwargs)
+    cls = importlib.import_module(f"agents.{kind}").Strategy
+    try:
+        inspect.signature(cls).bind(**kwargs)
+    except TypeError as err:  # an unknown option: name the ones there are
+        params = ", ".join(inspect.signature(cls).parameters) or "none"
+        raise ValueError(f"agent {kind!r}: {err}; its options are: {params}") from err
+    return cls(**kwargs)
 
 
 @dataclasses.dataclass
@@ -90,72 +128,86 @@ def tune(
     measurer: Measurer | None = None,
     progress: bool = True,
     remeasure: bool = False,
+    agent_options: dict[str, Any] | None = None,
 ) -> TuneResult:
     """Search ``task`` with ``agent`` for ``trials`` measured candidates.
 
+    ``agent_options`` go to the agent's constructor (e.g. ``{"policy": "policy.zip"}`` for ppo).
     ``remeasure=True`` measures every proposal even if the measurer has it cached (comparisons of
     agents' wall time must not let one agent reuse another's measurements)."""
     if not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials must be a positive integer, got {trials!r}")
     task = get_task(task)
-    strategy = create(agent)
+    strategy = create(agent, **(agent_options or {}))
     spaces = design_spaces(task)
-    strategy.setup(spaces, seed)
     measurer = measurer or Measurer.shared()
     baseline = measurer.baseline(task).latency_s
-    run_dir, writer = _open_run(logdir, task, strategy.name, seed, trials)
+    run_dir, writer = _open_run(logdir, task, strategy, seed, trials)
+    strategy.setup(SearchContext(spaces, seed, trials, baseline, run_dir))
     start = time.perf_counter()
     best: EpisodeRecord | None = None
     curve: list[float] = []
     curve_wall: list[float] = []
     errors = 0
     bar = _progress(trials, f"{task.name}/{strategy.name}", progress)
-    while len(curve) < trials:
-        proposals = strategy.propose(min(batch, trials - len(curve)))
-        if not proposals:
-            break  # the strategy has nothing left to propose (a tiny space, exhausted)
-        t0 = time.perf_counter()
-        results = measurer.measure_candidates(task, spaces, [(c.space, c.decision_list()) for c in proposals],
-                                              remeasure=remeasure)
-        per_candidate_s = (time.perf_counter() - t0) / len(proposals)
-        for cand, result in zip(proposals, results):
-            rec = EpisodeRecord(
-                task=task.spec, target=str(task.target), space=cand.space, decisions=cand.decision_list(),
-                seed=seed, reward_space="log_speedup", latency_s=result.latency_s, error=result.error,
-                reward=math.log(baseline / result.latency_s) if result.ok else None,
-                speedup=baseline / result.latency_s if result.ok else None, wall_s=per_candidate_s,
-            )
-            errors += not result.ok
-            if result.ok and (best is None or result.latency_s < best.latency_s):
-                best = rec
-            curve.append(best.latency_s if best else math.inf)
-            curve_wall.append(time.perf_counter() - start)
-            if run_dir is not None:
-                append(run_dir / "records.jsonl", rec)
-            _log_trial(writer, len(curve), task, rec, best, errors, baseline, time.perf_counter() - start)
-            bar.update(1)
-        strategy.observe(proposals, results)
-    bar.close()
+    try:
+        while len(curve) < trials:
+            proposals = strategy.propose(min(batch, trials - len(curve)))[: trials - len(curve)]
+            if not proposals:
+                break  # the strategy has nothing left to propose (a tiny space, exhausted)
+            t0 = time.perf_counter()
+            results = measurer.measure_candidates(task, spaces, [(c.space, c.decision_list()) for c in proposals],
+                                                  remeasure=remeasure)
+            per_candidate_s = (time.perf_counter() - t0) / len(proposals)
+            for cand, result in zip(proposals, results):
+                rec = EpisodeRecord(
+                    task=task.spec, target=str(task.target), space=cand.space, decisions=cand.decision_list(),
+                    seed=seed, reward_space="log_speedup", latency_s=result.latency_s, error=result.error,
+                    reward=math.log(baseline / result.latency_s) if result.ok else None,
+                    speedup=baseline / result.latency_s if result.ok else None, wall_s=per_candidate_s,
+                )
+                errors += not result.ok
+                if result.ok and (best is None or result.latency_s < best.latency_s):
+                    best = rec
+                curve.append(best.latency_s if best else math.inf)
+                curve_wall.append(time.perf_counter() - start)
+                if run_dir is not None:
+                    append(run_dir / "records.jsonl", rec)
+                _log_trial(writer, len(curve), task, rec, best, errors, baseline, time.perf_counter() - start)
+                bar.update(1)
+            strategy.observe(proposals, results)
+            if writer is not None:
+                for key, value in strategy.scalars().items():
+                    writer.add_scalar(f"agent/{key}", value, len(curve))
+    finally:
+        bar.close()
+        strategy.close()
     out = TuneResult(task.name, strategy.name, seed, len(curve), best, errors, time.perf_counter() - start,
                      curve, curve_wall, task.flops / best.latency_s / 1e9 if best else 0.0, str(run_dir) if run_dir else None)
     if writer is not None:
-        writer.add_hparams({"task": task.name, "agent": strategy.name, "seed": seed, "trials": trials},
-                           {"hparam/best_gflops": out.best_gflops}, run_name=".")
+        hparams = {"task": task.name, "agent": strategy.name, "seed": seed, "trials": trials,
+                   **{f"agent.{k}": _hparam(v) for k, v in strategy.hparams().items()}}
+        writer.add_hparams(hparams, {"hparam/best_gflops": out.best_gflops}, run_name=".")
         writer.close()
     if run_dir is not None and best is not None:
         (run_dir / "best.json").write_text(json.dumps(best.to_json(), indent=1))
     return out
 
 
-def _open_run(logdir, task: Task, agent: str, seed: int, trials: int):
+def _hparam(value: Any) -> "int | float | str | bool":
+    return value if isinstance(value, (int, float, str, bool)) else str(value)
+
+
+def _open_run(logdir, task: Task, strategy: SearchStrategy, seed: int, trials: int):
     if logdir is None:
         return None, None
     from torch.utils.tensorboard import SummaryWriter
 
     safe = task.name.replace("/", "_").replace(":", "_")
-    run_dir = Path(logdir) / f"{safe}__{agent}__seed{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = Path(logdir) / f"{safe}__{strategy.name}__seed{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = {"task": task.spec, "target": str(task.target), "agent": agent, "seed": seed, "trials": trials}
+    config = {"task": task.spec, "target": str(task.target), "agent": strategy.name,
+              "agent_options": {k: _hparam(v) for k, v in strategy.hparams().items()}, "seed": seed, "trials": trials}
     (run_dir / "config.json").write_text(json.dumps(config, indent=1))
     (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
     return run_dir, SummaryWriter(str(run_dir))
@@ -165,6 +217,8 @@ def _log_trial(writer, step: int, task: Task, rec: EpisodeRecord, best, errors: 
     if writer is None:
         return
     writer.add_scalar("measure/errors", errors, step)
+    if rec.reward is not None:
+        writer.add_scalar("search/reward", rec.reward, step)  # the episode reward: log speedup
     if rec.latency_s:
         writer.add_scalar("search/latency_ms", rec.latency_s * 1e3, step)
         writer.add_scalar("search/gflops", task.flops / rec.latency_s / 1e9, step)

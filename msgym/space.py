@@ -20,6 +20,8 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable
 
+import tvm_ffi
+
 from msgym._tvm import Schedule, Trace, load_tensor_intrinsics, ms, tvm
 from msgym.decisions import (
     CategoricalSpec, DecisionSpec, LocationSpec, PartitionedTileSpec, SpaceChoiceSpec, TileSpec, count_values,
@@ -177,6 +179,22 @@ class DesignSpaces:
             if cand is not None and cand not in out:
                 out.append(cand)
         return out
+
+    def locate(self, trace: Trace, mod: Any) -> "tuple[int, list] | None":
+        """The (design space, decisions) whose final program is ``mod`` and whose sampling
+        instructions are ``trace``'s, if any: how a MetaSchedule trace becomes an msgym candidate."""
+        decisions = [_plain(trace.decisions[i]) for i in trace.insts if i in trace.decisions]
+        kinds = [i.kind.name for i in trace.insts if i in trace.decisions]
+        for space, insts in enumerate(self.sampling):
+            if [i.kind.name for i in insts] != kinds:
+                continue
+            try:
+                program = self.program(space, decisions)
+            except (InvalidCandidate, ValueError):
+                continue
+            if tvm_ffi.structural_equal(program.mod, mod):
+                return space, decisions
+        return None
 
     @functools.cached_property
     def sizes(self) -> list[int]:

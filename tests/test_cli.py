@@ -1,7 +1,10 @@
 """The msgym command as a user runs it."""
 
+import json
 import subprocess
 import sys
+
+import tvm_ffi
 
 
 def msgym(*args, cwd=None):
@@ -36,20 +39,28 @@ def test_zero_trials_and_unknown_agent_are_clear_errors():
 
 
 def test_bench_writes_json_leaderboard_and_plot(tmp_path):
-    import json
-
     out_json = tmp_path / "bench.json"
-    out = msgym("bench", "--tasks", "gmm-64", "--agents", "random,evolutionary", "--trials", "3", "--seeds", "2",
+    agents = ["random", "evolutionary", "ppo", "metaschedule"]
+    out = msgym("bench", "--tasks", "gmm-64", "--agents", ",".join(agents), "--trials", "3", "--seeds", "1",
+                "--agent-opt", "metaschedule.population_size=64", "--agent-opt", "ppo.n_steps=16",
                 "--logdir", str(tmp_path / "runs"), "--json", str(out_json))
     assert out.returncode == 0, out.stderr
     data = json.loads(out_json.read_text())
-    assert len(data["runs"]) == 4
+    assert sorted(r["agent"] for r in data["runs"]) == sorted(agents)
+    assert data["agent_options"] == {"metaschedule": {"population_size": 64}, "ppo": {"n_steps": 16}}
     for run in data["runs"]:
         assert run["trials"] == 3 and len(run["curve_best_latency_s"]) == 3 and run["best_gflops"] > 0
         assert {"task", "agent", "seed", "best_latency_s", "wall_s", "errors", "curve_wall_s"} <= set(run)
     board = (tmp_path / "bench.md").read_text()
-    assert "## gmm-64" in board and "evolutionary" in board and "random" in board
+    assert "## gmm-64" in board and all(agent in board for agent in agents)
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Run again with one more seed: the finished runs are kept, only the new ones are run.
+    out = msgym("bench", "--tasks", "gmm-64", "--agents", "random", "--trials", "3", "--seeds", "2",
+                "--logdir", str(tmp_path / "runs"), "--json", str(out_json))
+    assert out.returncode == 0, out.stderr
+    seeds = [r["seed"] for r in json.loads(out_json.read_text())["runs"]]
+    assert seeds == [0, 1] and len(list((tmp_path / "runs").glob("gmm-64__random__*"))) == 2
 
 
 def test_bench_bad_inputs_fail_before_measuring(tmp_path):
@@ -59,4 +70,40 @@ def test_bench_bad_inputs_fail_before_measuring(tmp_path):
     assert out.returncode == 2 and "unknown task 'nope'" in out.stderr
     out = msgym("bench", "--tasks", "gmm-64", "--trials", "0", "--json", str(tmp_path / "x.json"))
     assert out.returncode == 2 and "positive integer" in out.stderr
+    out = msgym("bench", "--tasks", "gmm-64", "--agents", "random", "--agent-opt", "random.speed=9",
+                "--json", str(tmp_path / "x.json"))
+    assert out.returncode == 2 and "its options are: max_attempts" in out.stderr
+    out = msgym("bench", "--tasks", "gmm-64", "--agents", "random", "--agent-opt", "ppo.n_steps=8",
+                "--json", str(tmp_path / "x.json"))
+    assert out.returncode == 2 and "not among --agents" in out.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_runs_best_exports_to_a_tvm_database_that_compiles(tmp_path):
+    out = msgym("tune", "--task", "gmm-64", "--trials", "2", "--agent", "evolutionary", "--agent-opt", "population=2",
+                "--logdir", str(tmp_path / "runs"), "--no-show")
+    assert out.returncode == 0, out.stderr
+    run = next((tmp_path / "runs").iterdir())
+    assert '"population": 2' in (run / "config.json").read_text()
+    out = msgym("export", str(run), "--database", str(tmp_path / "db"))
+    assert out.returncode == 0, out.stderr
+    assert "compile_tir" in out.stdout
+
+    from msgym._tvm import ms
+    from msgym.records import EpisodeRecord
+    from msgym.tasks import get_task
+
+    best = EpisodeRecord.from_json(json.loads((run / "best.json").read_text()))
+    task = get_task("gmm-64")
+    db = ms.database.JSONDatabase(work_dir=str(tmp_path / "db"))
+    assert len(db.get_all_tuning_records()) == 1
+    sch = ms.tir_integration.compile_tir(db, task.mod, task.target)
+    assert sch is not None and tvm_ffi.structural_equal(sch.mod, best.replay().mod)
+
+    out = msgym("export", str(tmp_path), "--database", str(tmp_path / "db2"))
+    assert out.returncode == 2 and "best.json not found" in out.stderr
+
+
+def test_agent_options_must_be_key_value():
+    out = msgym("tune", "--task", "gmm-64", "--agent-opt", "population")
+    assert out.returncode == 2 and "KEY=VALUE" in out.stderr

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from msgym.search import Candidate, create, tune
+from msgym.search import Candidate, SearchContext, create, tune
 from msgym.space import design_spaces
 from msgym.tasks import get_task
 from conftest import ODD_MATMUL
@@ -31,8 +31,8 @@ def test_random_agent_tunes_and_logs(tmp_path, measurer):
 def test_random_agent_never_repeats_and_is_seeded():
     spaces = design_spaces(get_task(ODD_MATMUL))
     a, b = create("random"), create("random")
-    a.setup(spaces, 5)
-    b.setup(spaces, 5)
+    a.setup(SearchContext(spaces, 5))
+    b.setup(SearchContext(spaces, 5))
     first = a.propose(20)
     assert first == b.propose(20)
     assert len(set(first)) == 20

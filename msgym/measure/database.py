@@ -2,7 +2,8 @@
 
 ``export_database`` writes each measured candidate's final trace (postprocessors included) as a
 tuning record, so ``ms.tir_integration.compile_tir(database, task.mod, target)`` compiles the best
-schedule found. ``import_database`` reads MetaSchedule's records of a task and keeps those whose
+schedule found; ``write_database`` does the same for chosen records (a run's best, say).
+``import_database`` reads MetaSchedule's records of a task and keeps those whose
 trace is a point of one of msgym's design spaces (checked by replaying it), as measurements.
 """
 
@@ -16,12 +17,19 @@ import tvm_ffi
 
 from msgym._tvm import Schedule, ms
 from msgym.measure.result import MeasureResult
-from msgym.space import InvalidCandidate, _plain, design_spaces
+from msgym.space import design_spaces
 from msgym.tasks import Task
 
 
 def export_database(measurer: Any, task: Task, work_dir: "str | Path") -> ms.database.JSONDatabase:
     """Write every successful measurement of ``task`` to a MetaSchedule JSON database."""
+    return write_database(task, work_dir, [(e.space, e.decisions, e.result.latency_s)
+                                           for e in measurer.entries(task) if e.result.ok])
+
+
+def write_database(task: Task, work_dir: "str | Path", measured: "list[tuple[int, Any, float]]"
+                   ) -> ms.database.JSONDatabase:
+    """Write (design space, decisions, latency in s) of ``task`` as MetaSchedule tuning records."""
     from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 
     Path(work_dir).mkdir(parents=True, exist_ok=True)
@@ -29,15 +37,12 @@ def export_database(measurer: Any, task: Task, work_dir: "str | Path") -> ms.dat
     workload = db.commit_workload(task.mod)
     spaces = design_spaces(task)
     args_info = ArgInfo.from_prim_func(task.func)
-    for entry in measurer.entries(task):
-        if not entry.result.ok:
-            continue
-        trace = spaces.program(entry.space, entry.decisions).trace
+    for space, decisions, latency_s in measured:
+        trace = spaces.program(space, decisions).trace
         db.commit_tuning_record(ms.database.TuningRecord(
             # MetaSchedule ranks by the mean of run_secs; giving it msgym's median alone makes its
             # best (what compile_tir compiles) msgym's best.
-            trace, workload, run_secs=[float(entry.result.latency_s)],
-            target=task.target, args_info=args_info))
+            trace, workload, run_secs=[float(latency_s)], target=task.target, args_info=args_info))
     return db
 
 
@@ -55,7 +60,9 @@ def import_database(measurer: Any, task: Task, work_dir: "str | Path") -> tuple[
     for record in db.get_all_tuning_records():
         if not tvm_ffi.structural_equal(record.workload.mod, task.mod):
             continue
-        match = _match(spaces, task, record.trace)
+        target = Schedule(task.mod)
+        record.trace.apply_to_schedule(target, remove_postproc=False)
+        match = spaces.locate(record.trace, target.mod)
         if match is None or not record.run_secs:
             skipped += 1
             continue
@@ -63,23 +70,3 @@ def import_database(measurer: Any, task: Task, work_dir: "str | Path") -> tuple[
         measurer.record(task, match[0], match[1], MeasureResult(latency_s=statistics.median(repeats), repeats=repeats))
         imported += 1
     return imported, skipped
-
-
-def _match(spaces: Any, task: Task, trace: Any) -> "tuple[int, list] | None":
-    """The (design space, decisions) that reproduce ``trace``'s program, if any."""
-    decisions = [_plain(trace.decisions[i]) for i in trace.insts if i in trace.decisions]
-    kinds = [i.kind.name for i in trace.insts if i in trace.decisions]
-    target = None
-    for space, insts in enumerate(spaces.sampling):
-        if [i.kind.name for i in insts] != kinds:
-            continue
-        try:
-            program = spaces.program(space, decisions)
-        except (InvalidCandidate, ValueError):
-            continue
-        if target is None:
-            target = Schedule(task.mod)
-            trace.apply_to_schedule(target, remove_postproc=False)
-        if tvm_ffi.structural_equal(program.mod, target.mod):
-            return space, decisions
-    return None

@@ -81,9 +81,10 @@ class Measurer:
 
     @classmethod
     def shared(cls) -> "Measurer":
-        """One measurer per process: envs and searches share its workers and cache."""
+        """One measurer per process: envs and searches share its workers and cache, and every
+        result goes to the record store in the cache folder (``$MSGYM_CACHE_DIR``)."""
         if cls._shared is None:
-            cls._shared = Measurer()
+            cls._shared = Measurer(store=cache_dir() / "records.jsonl")
         return cls._shared
 
     @property

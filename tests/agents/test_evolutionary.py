@@ -2,7 +2,7 @@
 
 import pytest
 
-from msgym.search import create, tune
+from msgym.search import SearchContext, create, tune
 from msgym.space import design_spaces
 from msgym.tasks import get_task
 from conftest import ODD_MATMUL
@@ -18,8 +18,8 @@ def test_children_are_valid_distinct_and_seeded(measurer):
     spaces = design_spaces(task)
     a = create("evolutionary", population=4)
     b = create("evolutionary", population=4)
-    a.setup(spaces, 7)
-    b.setup(spaces, 7)
+    a.setup(SearchContext(spaces, 7))
+    b.setup(SearchContext(spaces, 7))
     proposed = []
     for _ in range(3):  # one random generation, then two of children
         batch_a, batch_b = a.propose(4), b.propose(4)

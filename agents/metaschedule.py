@@ -1,0 +1,138 @@
+"""TVM MetaSchedule's own tuner: its evolutionary search guided by its XGBoost cost model.
+
+The parts are those ``ms.tune_tir`` builds for one task (a ``TuneContext`` with the
+post-order-apply space generator and ``EvolutionarySearch``, ``XGBModel``, a database of the
+measured records), stepped the way its task scheduler steps them: generate a batch of measure
+candidates, measure them, notify the search strategy, commit the records to the database,
+update the cost model. The one difference is who measures: msgym's search loop, so
+MetaSchedule's candidates are built, checked and timed exactly like every other agent's and
+its budget is counted the same way. Each candidate's trace is located in msgym's design spaces
+(the same generator, the same target), which is what makes its records msgym records.
+
+``num_trials_per_iter`` is 16 rather than tune_tir's 64: at a budget of 64 trials, 64 per
+iteration would leave the cost model nothing to learn from before the budget is spent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgym._tvm import load_tensor_intrinsics, ms
+from msgym.measure import MeasureResult
+from msgym.search import Candidate, SearchContext, SearchStrategy
+
+FAILED_RUN_S = 1e10  # what MetaSchedule's AddToDatabase records for a failed run
+
+
+class Strategy(SearchStrategy):
+    name = "metaschedule"
+    MAX_EMPTY = 3  # empty batches in a row before the search counts as exhausted
+
+    def __init__(self, cost_model: "str | Any" = "xgb", num_trials_per_iter: int = 16, population_size: int = 512,
+                 num_threads: "int | str" = "physical"):
+        if num_trials_per_iter < 1:
+            raise ValueError(f"num_trials_per_iter must be >= 1, got {num_trials_per_iter}")
+        self.cost_model_kind, self.num_trials_per_iter = cost_model, num_trials_per_iter
+        self.population_size, self.num_threads = population_size, num_threads
+
+    def hparams(self) -> dict:
+        return {"cost_model": self.cost_model_kind if isinstance(self.cost_model_kind, str) else
+                type(self.cost_model_kind).__name__, "num_trials_per_iter": self.num_trials_per_iter,
+                "population_size": self.population_size}
+
+    def setup(self, context: SearchContext) -> None:
+        super().setup(context)
+        load_tensor_intrinsics()  # else the TuneContext's import of TVM's intrinsics takes ~80 s
+        task = context.task
+        self.tune_context = ms.TuneContext(
+            mod=task.mod, target=task.target, space_generator="post-order-apply",
+            search_strategy=ms.search_strategy.EvolutionarySearch(population_size=self.population_size),
+            task_name=task.name, rand_state=self.seed, num_threads=self.num_threads,
+        )
+        self.database = ms.database.MemoryDatabase()
+        self.workload = self.database.commit_workload(task.mod)
+        self.cost_model = self.cost_model_kind
+        if isinstance(self.cost_model, str):
+            self.cost_model = ms.cost_model.CostModel.create(
+                self.cost_model, num_tuning_cores=self.tune_context.num_threads, tree_method="auto")
+        self.tune_context.pre_tuning(
+            max_trials=context.trials or 10**9, num_trials_per_iter=self.num_trials_per_iter,
+            design_spaces=self.tune_context.generate_design_space(), database=self.database,
+            cost_model=self.cost_model,
+        )
+        self.batch: list[tuple[Any, Candidate | None]] = []  # MetaSchedule's candidates, located
+        self.served = 0
+        self.results: dict[int, MeasureResult] = {}  # index in batch -> result
+        self.unlocated = 0
+        self.finished = False
+
+    def propose(self, n: int) -> list[Candidate]:
+        if self.served == len(self.batch) and not self._next_batch():
+            return []
+        out = []
+        while self.served < len(self.batch) and len(out) < n:
+            out.append(self.batch[self.served][1])
+            self.served += 1
+        return out
+
+    def observe(self, candidates: list[Candidate], results: list[MeasureResult]) -> None:
+        first = self.served - len(candidates)
+        for i, result in enumerate(results):
+            self.results[first + i] = result
+        if self.served == len(self.batch) and len(self.results) == len(self.batch):
+            self._notify()
+
+    def scalars(self) -> dict[str, float]:
+        return {"ms_unlocated": self.unlocated}
+
+    def close(self) -> None:
+        if hasattr(self, "tune_context") and not self.finished:
+            self.tune_context.post_tuning()
+            self.finished = True
+
+    # ------------------------------------------------------------------------------ internals
+    def _next_batch(self) -> bool:
+        """Ask MetaSchedule for its next batch of candidates; False when it has no more."""
+        empty = 0
+        while True:
+            measure_candidates = self.tune_context.generate_measure_candidates()
+            if measure_candidates is not None and len(measure_candidates) == 0 and empty < self.MAX_EMPTY:
+                empty += 1  # it found nothing unmeasured this time; its populations are random, try again
+                continue
+            if not measure_candidates:  # None: its budget is spent; or empty MAX_EMPTY times in a row
+                self.close()
+                return False
+            located = [(mc, self._locate(mc)) for mc in measure_candidates]
+            # A candidate outside msgym's spaces cannot be measured like the others: it is told
+            # that it failed (MetaSchedule's own record of a failed run), and costs no trial.
+            unlocated = [mc for mc, cand in located if cand is None]
+            self.unlocated += len(unlocated)
+            self.batch = [(mc, cand) for mc, cand in located if cand is not None]
+            self.served, self.results = 0, {}
+            if unlocated:
+                self._tell(unlocated, [ms.runner.RunnerResult(run_secs=None, error_msg="not in msgym's design spaces")
+                                       for _ in unlocated])
+            if self.batch:
+                return True
+
+    def _locate(self, mc: Any) -> Candidate | None:
+        where = self.spaces.locate(mc.sch.trace, mc.sch.mod)
+        return None if where is None else Candidate.of(*where)
+
+    def _notify(self) -> None:
+        runner_results = []
+        for i in range(len(self.batch)):
+            r = self.results[i]
+            runner_results.append(ms.runner.RunnerResult(run_secs=[float(r.latency_s)], error_msg=None) if r.ok
+                                  else ms.runner.RunnerResult(run_secs=None, error_msg=r.error))
+        self._tell([mc for mc, _ in self.batch], runner_results)
+
+    def _tell(self, measure_candidates: list, runner_results: list) -> None:
+        """What MetaSchedule's task scheduler does once a batch is measured."""
+        self.tune_context.notify_runner_results(measure_candidates, runner_results)
+        for mc, rr in zip(measure_candidates, runner_results):
+            run_secs = rr.run_secs if rr.run_secs is not None else [FAILED_RUN_S]
+            self.database.commit_tuning_record(ms.database.TuningRecord(
+                mc.sch.trace, self.workload, run_secs=[float(x) for x in run_secs],
+                target=self.context.task.target, args_info=mc.args_info))
+        self.cost_model.update(self.tune_context, measure_candidates, runner_results)

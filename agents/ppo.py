@@ -1,0 +1,103 @@
+"""PPO acting in the msgym environment, learning online from the measured rewards of the search.
+
+sb3-contrib's MaskablePPO steps a ``ScheduleEnv`` of the task (one action per decision, invalid
+actions masked); each episode that ends on a new candidate is a proposal of this strategy, and
+its measured log speedup the episode's reward (see ``msgym.loop_measurer``). Repeated candidates
+are rewarded from memory without using the budget. Training scalars (``train/*``,
+``rollout/ep_rew_mean``) go to the run's TensorBoard folder, and the policy is saved there as
+``policy.zip`` at the end; ``policy=PATH`` starts from a saved policy, on any task (the
+observation and action encodings do not depend on the task).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from msgym.env import ScheduleEnv
+from msgym.loop_measurer import LoopMeasurer
+from msgym.search import Candidate, SearchContext, SearchStrategy
+
+
+class Strategy(SearchStrategy):
+    name = "ppo"
+
+    def __init__(self, policy: "str | None" = None, observation: str = "features", n_steps: int = 64,
+                 batch_size: int = 32, n_epochs: int = 4, learning_rate: float = 3e-4, ent_coef: float = 0.01,
+                 gamma: float = 1.0, max_repeats: int = 32):
+        if policy is not None and not Path(policy).is_file():
+            raise ValueError(f"no saved policy at {policy!r} (a policy.zip from a ppo run folder)")
+        self.policy = policy
+        self.options = dict(observation=observation, n_steps=n_steps, batch_size=batch_size, n_epochs=n_epochs,
+                            learning_rate=learning_rate, ent_coef=ent_coef, gamma=gamma, max_repeats=max_repeats)
+        self.model = None
+
+    def hparams(self) -> dict:
+        return {"policy": self.policy or "new", **self.options}
+
+    def setup(self, context: SearchContext) -> None:
+        from sb3_contrib import MaskablePPO
+
+        super().setup(context)
+        opts = dict(self.options)
+        self.loop = LoopMeasurer(context.baseline_s, opts.pop("max_repeats"))
+        self.env = ScheduleEnv(context.task, observation=opts.pop("observation"), measurer=self.loop)
+        self.rng = random.Random(self.seed)
+        if self.policy is not None:
+            try:
+                self.model = MaskablePPO.load(self.policy, env=self.env, device="cpu")
+            except ValueError as err:  # SB3: the policy's observation or action space differs from the env's
+                raise ValueError(f"policy {self.policy} does not fit this environment: {err}") from err
+            self.model.set_random_seed(self.seed)
+        else:
+            self.model = MaskablePPO("MlpPolicy", self.env, device="cpu", seed=self.seed, verbose=0, **opts)
+        if context.run_dir is not None:
+            from stable_baselines3.common.logger import configure
+
+            self.model.set_logger(configure(str(context.run_dir), ["tensorboard"]))
+        self._done = False
+        self._request: tuple | None = None  # the agent's next request, once it has made it
+        self.fallbacks = 0
+        self.loop.start(lambda: self.model.learn(total_timesteps=10**12, log_interval=1))
+
+    def propose(self, n: int) -> list[Candidate]:
+        if self._done:
+            return []
+        kind, cand = self._request or self.loop.step()
+        self._request = None
+        if kind == "done":
+            self._done = True
+            return []
+        if kind == "stalled":
+            cand = self._unmeasured_random()
+            self.fallbacks += 1
+            if cand is None:  # the policy repeats itself and the space looks exhausted
+                self._done = True
+                return []
+        return [cand]
+
+    def observe(self, candidates, results) -> None:
+        self._request = self.loop.step(candidates, results)
+
+    def scalars(self) -> dict[str, float]:
+        return {"ppo_repeats": self.loop.repeats, "ppo_stalls": self.loop.stalls, "ppo_fallbacks": self.fallbacks,
+                "ppo_updates": getattr(self.model, "_n_updates", 0)}
+
+    def close(self) -> None:
+        if self.model is None or not hasattr(self, "loop"):
+            return
+        self.loop.stop()
+        self.env.close()
+        if self.context.run_dir is not None:
+            self.save(self.context.run_dir / "policy.zip")
+
+    def save(self, path: "str | Path") -> None:
+        """The policy, loadable with ``policy=PATH`` on any task."""
+        self.model.save(str(path))
+
+    def _unmeasured_random(self, attempts: int = 1000) -> Candidate | None:
+        for _ in range(attempts):
+            walk = self.spaces.sample(self.rng)
+            if walk is not None and Candidate.of(*walk) not in self.loop.memory:
+                return Candidate.of(*walk)
+        return None
