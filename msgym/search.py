@@ -222,6 +222,7 @@ def _log_trial(writer, step: int, task: Task, rec: EpisodeRecord, best, errors: 
     if rec.latency_s:
         writer.add_scalar("search/latency_ms", rec.latency_s * 1e3, step)
         writer.add_scalar("search/gflops", task.flops / rec.latency_s / 1e9, step)
+        writer.add_scalar("search/speedup", rec.speedup, step)
     if best is not None:
         writer.add_scalar("search/best_latency_ms", best.latency_s * 1e3, step)
         writer.add_scalar("search/best_gflops", task.flops / best.latency_s / 1e9, step)
