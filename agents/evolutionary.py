@@ -7,6 +7,10 @@ same design space, then one decision is re-drawn (mutation). Children are comple
 ``DesignSpaces.sample(preferred=...)``, which keeps every inherited decision that is still valid
 and re-draws the rest, so every child is a valid point of the design space. A candidate is
 never proposed twice.
+
+With ``cost_model`` (mlp, xgb or a saved MLP), each batch of children is picked from
+``pool_factor`` times as many by predicted score (MetaSchedule's idea: the model decides which
+children deserve a measurement), and the model learns from every measured result.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import random
 
 from msgym.measure import MeasureResult
+from msgym import cost_model as cost_models
 from msgym.search import Candidate, SearchContext, SearchStrategy
 
 
@@ -21,11 +26,13 @@ class Strategy(SearchStrategy):
     name = "evolutionary"
 
     def __init__(self, population: int = 16, tournament: int = 3, crossover_prob: float = 0.5,
-                 max_attempts: int = 1000):
+                 max_attempts: int = 1000, cost_model: str = "none", pool_factor: int = 8):
         if population < 2 or tournament < 1:
             raise ValueError(f"population must be >= 2 and tournament >= 1, got {population}, {tournament}")
         self.population, self.tournament = population, tournament
         self.crossover_prob, self.max_attempts = crossover_prob, max_attempts
+        cost_models.validate(cost_model)
+        self.cost_model, self.pool_factor = cost_model, pool_factor
 
     def setup(self, context: SearchContext) -> None:
         super().setup(context)
@@ -33,16 +40,29 @@ class Strategy(SearchStrategy):
         self.seen: set[Candidate] = set()
         self.scored: list[tuple[float, Candidate]] = []  # measured successfully: (latency, candidate)
         self.proposed = 0
+        self.filter = cost_models.model_filter(self.cost_model, context, self.rng, self.pool_factor)
 
     def hparams(self) -> dict:
-        return {"population": self.population, "tournament": self.tournament, "crossover_prob": self.crossover_prob}
+        return {"population": self.population, "tournament": self.tournament, "crossover_prob": self.crossover_prob,
+                "cost_model": self.cost_model, "pool_factor": self.pool_factor}
 
     def observe(self, candidates: list[Candidate], results: list[MeasureResult]) -> None:
         for cand, result in zip(candidates, results):
             if result.ok:
                 self.scored.append((result.latency_s, cand))
+        if self.filter is not None:
+            self.filter.learn(candidates, results)
 
     def propose(self, n: int) -> list[Candidate]:
+        if self.filter is None or self.proposed < self.population:
+            return self._generate(n)
+        pool = self._generate(n * self.pool_factor)
+        chosen = self.filter.pick(pool, n)
+        self.seen -= set(pool) - set(chosen)  # children not measured may be bred again
+        self.proposed -= len(pool) - len(chosen)
+        return chosen
+
+    def _generate(self, n: int) -> list[Candidate]:
         out: list[Candidate] = []
         misses = 0
         while len(out) < n and misses < self.max_attempts:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from msgym._tvm import load_tensor_intrinsics, ms
+from msgym.cost_model import create as create_cost_model
+from msgym.cost_model import metaschedule_cost_model
 from msgym.measure import MeasureResult
 from msgym.search import Candidate, SearchContext, SearchStrategy
 
@@ -32,6 +34,9 @@ class Strategy(SearchStrategy):
                  num_threads: "int | str" = "physical"):
         if num_trials_per_iter < 1:
             raise ValueError(f"num_trials_per_iter must be >= 1, got {num_trials_per_iter}")
+        if isinstance(cost_model, str) and cost_model not in ("xgb", "random", "mlp") and not cost_model.endswith(".pt"):
+            raise ValueError(f"unknown cost model {cost_model!r} for metaschedule; "
+                             "choose xgb, random, mlp or a saved MLP (.pt)")
         self.cost_model_kind, self.num_trials_per_iter = cost_model, num_trials_per_iter
         self.population_size, self.num_threads = population_size, num_threads
 
@@ -51,10 +56,7 @@ class Strategy(SearchStrategy):
         )
         self.database = ms.database.MemoryDatabase()
         self.workload = self.database.commit_workload(task.mod)
-        self.cost_model = self.cost_model_kind
-        if isinstance(self.cost_model, str):
-            self.cost_model = ms.cost_model.CostModel.create(
-                self.cost_model, num_tuning_cores=self.tune_context.num_threads, tree_method="auto")
+        self.cost_model = self._make_cost_model(context)
         self.tune_context.pre_tuning(
             max_trials=context.trials or 10**9, num_trials_per_iter=self.num_trials_per_iter,
             design_spaces=self.tune_context.generate_design_space(), database=self.database,
@@ -91,6 +93,16 @@ class Strategy(SearchStrategy):
             self.finished = True
 
     # ------------------------------------------------------------------------------ internals
+    def _make_cost_model(self, context: SearchContext) -> Any:
+        """xgb / random: MetaSchedule's own; mlp or a saved MLP (.pt): msgym's, through its adapter."""
+        kind = self.cost_model_kind
+        if not isinstance(kind, str):
+            return kind  # a MetaSchedule cost model object
+        if kind in ("xgb", "random"):
+            return ms.cost_model.CostModel.create(kind, num_tuning_cores=self.tune_context.num_threads,
+                                                  **({"tree_method": "auto"} if kind == "xgb" else {}))
+        return metaschedule_cost_model(create_cost_model(kind), context.baseline_s)  # mlp or a .pt file
+
     def _next_batch(self) -> bool:
         """Ask MetaSchedule for its next batch of candidates; False when it has no more."""
         empty = 0

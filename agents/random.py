@@ -1,22 +1,36 @@
-"""Uniform random search over valid decisions, never proposing a candidate twice."""
+"""Uniform random search over valid decisions, never proposing a candidate twice.
+
+With ``cost_model`` (mlp, xgb or a saved MLP) it samples ``pool_factor`` times more walks than
+it proposes and proposes those the model scores best ("predict many, measure the top-k")."""
 
 from __future__ import annotations
 
 import random
 
+from msgym import cost_model as cost_models
 from msgym.search import Candidate, SearchContext, SearchStrategy
 
 
 class Strategy(SearchStrategy):
     name = "random"
 
-    def __init__(self, max_attempts: int = 1000):
+    def __init__(self, max_attempts: int = 1000, cost_model: str = "none", pool_factor: int = 8):
         self.max_attempts = max_attempts  # give up once this many walks in a row were all repeats
+        self.cost_model, self.pool_factor = cost_model, pool_factor
+        cost_models.validate(cost_model)
+
+    def hparams(self) -> dict:
+        return {"cost_model": self.cost_model, "pool_factor": self.pool_factor}
 
     def setup(self, context: SearchContext) -> None:
         super().setup(context)
         self.rng = random.Random(self.seed)
         self.seen: set[Candidate] = set()
+        self.filter = cost_models.model_filter(self.cost_model, context, self.rng, self.pool_factor)
+
+    def observe(self, candidates, results) -> None:
+        if self.filter is not None:
+            self.filter.learn(candidates, results)
 
     def sample(self) -> Candidate | None:
         """One walk: at every sub-step a valid option, uniformly (None if TVM's replay failed)."""
@@ -24,6 +38,14 @@ class Strategy(SearchStrategy):
         return None if walk is None else Candidate.of(*walk)
 
     def propose(self, n: int) -> list[Candidate]:
+        if self.filter is None:
+            return self._walks(n)
+        pool = self._walks(n * self.pool_factor)
+        chosen = self.filter.pick(pool, n)
+        self.seen -= set(pool) - set(chosen)  # unproposed walks may come again
+        return chosen
+
+    def _walks(self, n: int) -> list[Candidate]:
         out: list[Candidate] = []
         misses = 0
         while len(out) < n and misses < self.max_attempts:

@@ -1,4 +1,4 @@
-"""The ``msgym`` command: ``msgym tasks``, ``tune``, ``bench`` and ``export``."""
+"""The ``msgym`` command: ``msgym tasks``, ``tune``, ``bench``, ``export``, ``collect`` and ``costmodel``."""
 
 from __future__ import annotations
 
@@ -81,6 +81,52 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from msgym.collect import collect
+    from msgym.measure import Measurer
+
+    out = collect(_split(args.tasks), args.per_task, seed=args.seed)
+    for name, counts in out.items():
+        print(f"{name}: {counts['stored_ok']} successful measurements stored ({counts['measured_now']} new)")
+    print(f"record store: {Measurer.shared().store.path}")
+    return 0
+
+
+def _cmd_costmodel(args: argparse.Namespace) -> int:
+    from msgym.cost_model import MLPCostModel
+    from msgym.cost_model_eval import evaluate, measured
+    from msgym.measure import Measurer
+
+    measurer = Measurer.shared()
+    if args.action == "eval":
+        out = evaluate(_split(args.train), _split(args.test), measurer)
+        if args.save:
+            raise ValueError("--save is for costmodel train")
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1))
+        for key in ("mlp_top1", "xgb_top1", "mlp_top5", "xgb_top5", "mlp_pairwise", "xgb_pairwise",
+                    "mlp_train_s", "xgb_train_s", "mlp_predictions_per_s", "score_512_s"):
+            print(f"{key:>24} {out[key]:.4g}")
+        print(f"wrote {args.json}")
+        return 0
+    from msgym.cost_model import task_data
+    from msgym.space import design_spaces
+    from msgym.tasks import get_task
+
+    if not args.save:
+        raise ValueError("costmodel train needs --save PATH.pt")
+    data = []
+    for name in _split(args.train):
+        task = get_task(name)
+        data.append(task_data(design_spaces(task), measured(task, measurer), measurer.baseline(task).latency_s))
+    model = MLPCostModel()
+    fit = model.fit(data)
+    model.save(args.save)
+    print(f"trained on {sum(len(d) for d in data)} candidates of {len(data)} task(s): loss "
+          f"{fit['loss_first_epoch']:.4f} -> {fit['loss_last_epoch']:.4f}; saved {args.save}")
+    return 0
+
+
 def _agent_options(pairs: list[str]) -> dict:
     """KEY=VALUE pairs; values read as JSON when they parse (numbers, booleans), else as text."""
     out = {}
@@ -150,6 +196,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", required=True, help="folder of the MetaSchedule JSON database to write")
     p.add_argument("--all", action="store_true", help="every successful record of the run, not only the best")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("collect", help="measure a diverse set of candidates per task (for cost models); resumable")
+    p.add_argument("--tasks", required=True, help="comma-separated tasks")
+    p.add_argument("--per-task", type=int, default=128, help="candidates per task: half random, half evolved")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_collect)
+
+    p = sub.add_parser("costmodel", help="train the MLP cost model, or evaluate it against XGBoost on held-out tasks")
+    p.add_argument("action", choices=["train", "eval"])
+    p.add_argument("--train", required=True, help="comma-separated tasks to train on (measured: msgym collect)")
+    p.add_argument("--test", default="", help="eval: comma-separated held-out tasks")
+    p.add_argument("--json", default="runs/costmodel.json", help="eval: where to write the figures")
+    p.add_argument("--save", help="train: where to save the MLP (.pt); use it as cost_model=PATH")
+    p.set_defaults(func=_cmd_costmodel)
     return parser
 
 
