@@ -7,6 +7,8 @@ Importing msgym registers the environments:
 * ``msgym/ScheduleLatency-v0``: same observation; reward minus latency in ms.
 * ``msgym/ScheduleContext-v0``: decision context only (no TIR feature extraction: fastest steps);
   reward log speedup.
+* ``msgym/SchedulePredicted-v0``: TIR features + decision context; reward the MLP cost model's
+  *predicted* log speedup (``cost_model=PATH.pt`` required); nothing is measured.
 """
 
 from gymnasium.envs.registration import register
@@ -19,6 +21,7 @@ ENV_IDS = {
     "msgym/ScheduleSpeedup-v0": {"reward": "speedup", "observation": "features"},
     "msgym/ScheduleLatency-v0": {"reward": "neg_latency", "observation": "features"},
     "msgym/ScheduleContext-v0": {"reward": "log_speedup", "observation": "context"},
+    "msgym/SchedulePredicted-v0": {"reward": "predicted_log_speedup", "observation": "features"},
 }
 
 for _id, _kwargs in ENV_IDS.items():

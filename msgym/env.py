@@ -50,8 +50,10 @@ class ScheduleEnv(gym.Env, EzPickle):
         skip_forced: bool = True,
         render_mode: str | None = None,
         measurer: Measurer | None = None,
+        cost_model: "str | Any" = None,
     ):
-        EzPickle.__init__(self, task, target, reward, observation, n_actions, skip_forced, render_mode, None)
+        EzPickle.__init__(self, task, target, reward, observation, n_actions, skip_forced, render_mode, None,
+                          cost_model if isinstance(cost_model, str) or cost_model is None else None)
         if observation not in OBSERVATIONS:
             raise ValueError(f"unknown observation {observation!r}; choose one of {', '.join(OBSERVATIONS)}")
         if not isinstance(n_actions, int) or n_actions < 2:
@@ -60,6 +62,14 @@ class ScheduleEnv(gym.Env, EzPickle):
             raise ValueError(f"unknown render_mode {render_mode!r}; choose one of {self.metadata['render_modes']}")
         self.target = target
         self.reward_space = reward_space(reward)
+        self.cost_model = None
+        if self.reward_space.predicted:
+            if cost_model is None:
+                raise ValueError(f"reward {self.reward_space.name!r} needs cost_model= a saved MLP (.pt, from "
+                                 "msgym costmodel train --save) or an MLPCostModel")
+            from msgym.cost_model import create as create_cost_model
+
+            self.cost_model = create_cost_model(cost_model)
         self.observation = observation
         self.n_actions = n_actions
         self.skip_forced = skip_forced
@@ -185,6 +195,8 @@ class ScheduleEnv(gym.Env, EzPickle):
     def _finish(self, info: dict) -> tuple[float, dict]:
         ro = self.rollout
         error, latency, speedup, reward, result = ro.error, None, None, self.reward_space.on_error, None
+        if self.reward_space.predicted:
+            return self._finish_predicted(info)
         if error is None:
             result = self.measurer.measure_candidates(self.task, self.spaces, [(ro.space, ro.decisions)])[0]
             error = result.error
@@ -203,6 +215,26 @@ class ScheduleEnv(gym.Env, EzPickle):
             speedup=speedup, gflops=(self.task.flops / latency / 1e9) if latency else 0.0,
             cv=result.cv if result is not None else None, steps=self._steps, record=self.record.to_json(),
         )
+        return reward, info
+
+    def _finish_predicted(self, info: dict) -> tuple[float, dict]:
+        """The cost model's predicted log speedup; no latency, so it cannot pass for a measurement."""
+        ro = self.rollout
+        error, reward = ro.error, self.reward_space.on_error
+        if error is None:
+            predicted = float(self.cost_model.predict(self.spaces, [(ro.space, ro.decisions)])[0])
+            if np.isfinite(predicted):
+                reward = predicted
+            else:
+                error = "invalid candidate (postprocessing rejected the program)"
+        self.record = EpisodeRecord(
+            task=self.task.spec, target=str(self.task.target), space=ro.space, decisions=ro.decisions,
+            seed=self._seed, reward_space=self.reward_space.name, reward=reward, error=error,
+            wall_s=time.perf_counter() - self._start,
+        )
+        info.update(task=self.task.name, space=ro.space, decisions=ro.decisions, error=error, latency_s=None,
+                    speedup=None, predicted=True, predicted_speedup=math.exp(reward) if error is None else None,
+                    steps=self._steps, record=self.record.to_json())
         return reward, info
 
     # ------------------------------------------------------------------------------ observations

@@ -2,7 +2,9 @@
 
 ``log_speedup`` (default) is log(baseline latency / latency), where the baseline is the task's
 unscheduled program built by LLVM; ``speedup`` is the plain ratio; ``neg_latency`` is minus the
-latency in milliseconds. A kernel that fails to build, crashes, times out or computes a wrong
+latency in milliseconds. ``predicted_log_speedup`` measures nothing: it is the cost model's
+predicted log speedup (cheap episodes, e.g. to pretrain a policy), and episodes under it carry no
+latency, so predicted and measured rewards never mix in results. A kernel that fails to build, crashes, times out or computes a wrong
 result gets the reward space's ``on_error`` value and ``info["error"]`` says why.
 """
 
@@ -17,6 +19,7 @@ class RewardSpace:
     name: str
     on_error: float  # the reward of a failed candidate
     summary: str
+    predicted: bool = False  # from a cost model, not a measurement
 
     def __call__(self, baseline_s: float, latency_s: float) -> float:
         if self.name == "log_speedup":
@@ -32,6 +35,8 @@ REWARD_SPACES = {
         RewardSpace("log_speedup", on_error=-5.0, summary="log(baseline / latency); errors -5 (a 150x slowdown)"),
         RewardSpace("speedup", on_error=0.0, summary="baseline / latency; errors 0"),
         RewardSpace("neg_latency", on_error=-1e4, summary="-latency in ms; errors -10 s"),
+        RewardSpace("predicted_log_speedup", on_error=-5.0, predicted=True,
+                    summary="the MLP cost model's predicted log speedup (nothing measured); invalid -5"),
     )
 }
 

@@ -107,3 +107,32 @@ def test_a_runs_best_exports_to_a_tvm_database_that_compiles(tmp_path):
 def test_agent_options_must_be_key_value():
     out = msgym("tune", "--task", "gmm-64", "--agent-opt", "population")
     assert out.returncode == 2 and "KEY=VALUE" in out.stderr
+
+
+def test_collect_then_train_and_evaluate_cost_models(tmp_path):
+    import os
+
+    env_cache = {"MSGYM_CACHE_DIR": str(tmp_path / "cache")}  # a store of its own: starts empty
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "msgym.cli", *args], capture_output=True, text=True,
+                              timeout=900, env={**os.environ, **env_cache})
+
+    out = run("costmodel", "eval", "--train", "gmm-64", "--test", "sfm-64", "--json", str(tmp_path / "cm.json"))
+    assert out.returncode == 2 and "at least 2 successful measurements" in out.stderr and "msgym collect" in out.stderr
+    out = run("collect", "--tasks", "gmm-64,sfm-64", "--per-task", "8")
+    assert out.returncode == 0, out.stderr
+    assert "gmm-64: 8 successful measurements stored (8 new)" in out.stdout
+    out = run("collect", "--tasks", "gmm-64", "--per-task", "8")  # resumes: nothing new to measure
+    assert out.returncode == 0 and "(0 new)" in out.stdout, out.stderr
+    out = run("costmodel", "eval", "--train", "gmm-64", "--test", "sfm-64", "--json", str(tmp_path / "cm.json"))
+    assert out.returncode == 0, out.stderr
+    figures = json.loads((tmp_path / "cm.json").read_text())
+    for key in ("mlp_top1", "xgb_top1", "mlp_pairwise", "xgb_pairwise", "mlp_predictions_per_s"):
+        assert isinstance(figures[key], float), key
+    assert figures["test_tasks"] == ["sfm-64"] and 0 < figures["mlp_top1"] <= 1
+    out = run("costmodel", "train", "--train", "gmm-64,sfm-64", "--save", str(tmp_path / "mlp.pt"))
+    assert out.returncode == 0 and (tmp_path / "mlp.pt").is_file(), out.stderr
+    out = run("tune", "--task", "gmm-64", "--agent", "random", "--trials", "2", "--no-show",
+              "--agent-opt", f"cost_model={tmp_path / 'mlp.pt'}")
+    assert out.returncode == 0, out.stderr

@@ -32,11 +32,12 @@ def run_episode(env, rng, seed=0):
 
 
 @pytest.mark.parametrize("env_id", sorted(msgym.ENV_IDS))
-def test_checkers_pass_on_every_registered_id(env_id):
+def test_checkers_pass_on_every_registered_id(env_id, mlp_path):
     from gymnasium.utils.env_checker import check_env
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-    env = gym.make(env_id, task="gmm-64")
+    predicted = msgym.ENV_IDS[env_id]["reward"].startswith("predicted")
+    env = gym.make(env_id, task="gmm-64", **({"cost_model": str(mlp_path)} if predicted else {}))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_env(env.unwrapped)
@@ -189,3 +190,15 @@ def test_random_masked_actions_reach_a_valid_program(task, choices):
     program = env.spaces.program(ro.space, ro.decisions)  # postprocessors accept it
     assert program.mod is not None
     env.close()
+
+
+def test_predicted_reward_measures_nothing_and_says_so(mlp_path, measurer):
+    env = gym.make("msgym/SchedulePredicted-v0", task="gmm-64", cost_model=str(mlp_path))
+    before = measurer.measured
+    reward, info, _ = run_episode(env, np.random.default_rng(3))
+    assert measurer.measured == before
+    assert info["predicted"] and info["latency_s"] is None and info["speedup"] is None
+    assert reward == pytest.approx(np.log(info["predicted_speedup"]))
+    assert info["record"]["reward_space"] == "predicted_log_speedup" and info["record"]["latency_s"] is None
+    with pytest.raises(ValueError, match="needs cost_model="):
+        gym.make("msgym/SchedulePredicted-v0", task="gmm-64")
