@@ -8,7 +8,7 @@ import math
 import statistics
 from pathlib import Path
 
-from msgym.search import AGENTS, create, tune
+from msgym.search import AGENTS, create, parse_agent, tune
 from msgym.tasks import get_task
 
 
@@ -18,12 +18,13 @@ def validate(tasks: list[str], agents: list[str], trials: int, seeds: int,
     if not tasks or not agents:
         raise ValueError("give at least one task (--tasks) and one agent (--agents)")
     for agent in agents:
-        if agent not in AGENTS:
-            raise ValueError(f"unknown agent {agent!r}; choose from {', '.join(AGENTS)}")
-    for agent, options in (agent_options or {}).items():
+        if parse_agent(agent)[0] not in AGENTS:
+            raise ValueError(f"unknown agent {agent!r}; choose from {', '.join(AGENTS)} "
+                             "(with options: NAME:KEY=VALUE:...)")
+        create(agent, **(agent_options or {}).get(agent, {}))  # raises on an unknown option, naming the known ones
+    for agent in agent_options or {}:
         if agent not in agents:
             raise ValueError(f"options given for agent {agent!r}, which is not among --agents {', '.join(agents)}")
-        create(agent, **options)  # raises on an unknown option, naming the known ones
     if not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials must be a positive integer, got {trials!r}")
     if not isinstance(seeds, int) or seeds < 1:

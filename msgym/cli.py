@@ -31,8 +31,10 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
     task = get_task(args.task, args.target)
     print(f"tuning {task.describe()} with {args.agent} for {args.trials} trials (seed {args.seed})", flush=True)
+    from msgym.search import parse_options
+
     result = tune(task, args.agent, trials=args.trials, seed=args.seed, logdir=args.logdir,
-                  agent_options=_agent_options(args.agent_opt))
+                  agent_options=parse_options(args.agent_opt))
     if result.best is None:
         print(f"no valid kernel in {result.trials} trials ({result.errors} errors)")
         return 1
@@ -51,10 +53,11 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from msgym import bench
+    from msgym.search import parse_options
 
     tasks, agents = _split(args.tasks), _split(args.agents)
     out = bench.run(tasks, agents, args.trials, args.seeds, args.logdir, args.json,
-                    agent_options=_per_agent(_agent_options(args.agent_opt)))
+                    agent_options=_per_agent(parse_options(args.agent_opt)))
     print(bench.leaderboard(out))
     stem = str(Path(args.json).with_suffix(""))
     print(f"wrote {args.json}, {stem}.md and {stem}.png")
@@ -125,20 +128,6 @@ def _cmd_costmodel(args: argparse.Namespace) -> int:
     print(f"trained on {sum(len(d) for d in data)} candidates of {len(data)} task(s): loss "
           f"{fit['loss_first_epoch']:.4f} -> {fit['loss_last_epoch']:.4f}; saved {args.save}")
     return 0
-
-
-def _agent_options(pairs: list[str]) -> dict:
-    """KEY=VALUE pairs; values read as JSON when they parse (numbers, booleans), else as text."""
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--agent-opt takes KEY=VALUE, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def _per_agent(options: dict) -> dict[str, dict]:

@@ -86,12 +86,36 @@ class SearchStrategy:
         """Release what the strategy holds (threads, files); the loop calls it once, at the end."""
 
 
+def parse_options(pairs: "list[str] | None", what: str = "agent option") -> dict[str, Any]:
+    """KEY=VALUE pairs; values read as JSON when they parse (numbers, booleans), else as text."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"an {what} is KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def parse_agent(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"evolutionary:cost_model=mlp:population=32"`` -> ("evolutionary", {"cost_model": "mlp", ...}):
+    one agent with options in one string, so a bench can compare variants of an agent."""
+    name, *pairs = spec.split(":")
+    return name, parse_options(pairs)
+
+
 def create(kind: "str | SearchStrategy", **kwargs: Any) -> SearchStrategy:
-    """A strategy from its short name (``AGENTS``) and its options, or ``kind`` itself."""
+    """A strategy from its short name (``AGENTS``, optionally ``name:key=value:...``) and its
+    options, or ``kind`` itself."""
     if isinstance(kind, SearchStrategy):
         if kwargs:
             raise ValueError(f"agent options {sorted(kwargs)} given with an agent instance; set them on it instead")
         return kind
+    kind, spec_options = parse_agent(kind)
+    kwargs = {**spec_options, **kwargs}
     if kind not in AGENTS:
         raise ValueError(f"unknown agent {kind!r}; choose one of {', '.join(AGENTS)}")
     cls = importlib.import_module(f"agents.{kind}").Strategy
