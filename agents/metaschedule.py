@@ -58,7 +58,10 @@ class Strategy(SearchStrategy):
         self.workload = self.database.commit_workload(task.mod)
         self.cost_model = self._make_cost_model(context)
         self.tune_context.pre_tuning(
-            max_trials=context.trials or 10**9, num_trials_per_iter=self.num_trials_per_iter,
+            # The loop owns the budget. MetaSchedule's own count charges a whole batch even when it
+            # finds fewer unmeasured candidates, which would end it a few trials early: give it slack.
+            max_trials=2 * (context.trials or 10**6) + self.num_trials_per_iter,
+            num_trials_per_iter=self.num_trials_per_iter,
             design_spaces=self.tune_context.generate_design_space(), database=self.database,
             cost_model=self.cost_model,
         )

@@ -93,22 +93,33 @@ def _write(path: Path, out: dict) -> None:
 
 
 def leaderboard(out: dict) -> str:
-    """Per task, agents ranked by mean best GFLOPS over seeds."""
+    """Per task, agents ranked by mean best GFLOPS over seeds; also at equal wall time (the mean
+    wall time of the task's fastest agent)."""
     lines = [f"# msgym bench: {out['trials']} trials, {out['seeds']} seed(s)", ""]
     for task in sorted({r["task"] for r in out["runs"]}):
-        lines += [f"## {task}", "", "| rank | agent | best GFLOPS (mean ± sd) | best latency ms (mean) | wall s (mean) | errors |",
-                  "|---|---|---|---|---|---|"]
+        by_agent = {a: [r for r in out["runs"] if r["task"] == task and r["agent"] == a] for a in out["agents"]}
+        wall = min(statistics.fmean(r["wall_s"] for r in rs) for rs in by_agent.values())
+        lines += [f"## {task}", "", f"| rank | agent | best GFLOPS (mean ± sd) | best GFLOPS at {wall:.0f} s | "
+                  "best latency ms (mean) | trials (mean) | wall s (mean) | errors |",
+                  "|---|---|---|---|---|---|---|---|"]
         rows = []
-        for agent in out["agents"]:
-            rs = [r for r in out["runs"] if r["task"] == task and r["agent"] == agent]
+        for agent, rs in by_agent.items():
             gf = [r["best_gflops"] for r in rs]
             lat = [r["best_latency_s"] * 1e3 for r in rs if r["best_latency_s"]]
-            rows.append((statistics.fmean(gf), statistics.pstdev(gf), statistics.fmean(lat) if lat else float("nan"),
+            rows.append((statistics.fmean(gf), statistics.pstdev(gf), statistics.fmean(_gflops_at(r, wall) for r in rs),
+                         statistics.fmean(lat) if lat else float("nan"), statistics.fmean(r["trials"] for r in rs),
                          statistics.fmean(r["wall_s"] for r in rs), sum(r["errors"] for r in rs), agent))
-        for rank, (gf, sd, lat, wall, errors, agent) in enumerate(sorted(rows, reverse=True), 1):
-            lines.append(f"| {rank} | {agent} | {gf:.2f} ± {sd:.2f} | {lat:.3f} | {wall:.1f} | {errors} |")
+        for rank, (gf, sd, at_wall, lat, trials, wall_s, errors, agent) in enumerate(sorted(rows, reverse=True), 1):
+            lines.append(f"| {rank} | {agent} | {gf:.2f} ± {sd:.2f} | {at_wall:.2f} | {lat:.3f} | {trials:.1f} | "
+                         f"{wall_s:.1f} | {errors} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _gflops_at(run: dict, wall_s: float) -> float:
+    """The best GFLOPS a run had reached ``wall_s`` seconds after it started."""
+    best = [lat for lat, t in zip(run["curve_best_latency_s"], run["curve_wall_s"]) if t <= wall_s and lat]
+    return run["flops"] / min(best) / 1e9 if best else 0.0
 
 
 def _mean_curve(rs: list[dict], key: str) -> list[float]:
