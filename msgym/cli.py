@@ -12,14 +12,16 @@ from msgym.tasks import TaskError
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
     from msgym.space import design_spaces
-    from msgym.tasks import BUILTIN_TASKS, get_task
+    from msgym.task_sets import resolve
+    from msgym.tasks import BUILTIN_TASKS, get_task, suite_workload
 
-    names = args.task or list(BUILTIN_TASKS)
+    names = resolve(args.set) if args.set else (args.task or list(BUILTIN_TASKS))
     print(f"{'task':<12} {'MFLOP':>9} {'spaces':>6} {'design-space size':>18}  description")
     for name in names:
         task = get_task(name, args.target)
         spaces = design_spaces(task)
-        summary = BUILTIN_TASKS[name].summary if name in BUILTIN_TASKS else task.spec
+        workload = BUILTIN_TASKS.get(name) or suite_workload(name)
+        summary = workload.summary if workload else task.spec
         print(f"{task.name:<12} {task.flops / 1e6:>9.2f} {len(spaces):>6} {sum(spaces.sizes):>18.3g}  {summary}")
     return 0
 
@@ -154,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tasks", help="list tasks with FLOPs and design-space size")
     p.add_argument("task", nargs="*", help="tasks to list (default: the built-in suite)")
+    p.add_argument("--set", help="list a task set (train, test, tiny-train, tiny-test), a file listing tasks, "
+                   "or comma-separated tasks")
     p.add_argument("--target", default=None, help=target_help)
     p.set_defaults(func=_cmd_tasks)
 

@@ -171,23 +171,46 @@ def _load_user_kernel(spec: str) -> tvm.IRModule:
     return _as_module(obj, origin)
 
 
-@functools.lru_cache(maxsize=64)
+# Operators of MetaSchedule's te_workload suite usable as ``KEY/INDEX`` (C2D_WIN_NHWC is broken).
+SUITE_OPERATORS = ("C1D", "C2D", "C3D", "GMM", "GRP", "DIL", "DEP", "T2D", "CAP", "NRM", "SFM", "CBR", "TBG")
+
+
+def suite_workload(spec: str) -> Workload | None:
+    """``"GMM/2"``: shape 2 of the suite's GMM operator (Ansor's configs hold 4 shapes each)."""
+    key, sep, index = spec.partition("/")
+    if not sep or key not in SUITE_OPERATORS:
+        return None
+    from tvm.s_tir.meta_schedule.testing import te_workload
+
+    shapes = te_workload.CONFIGS[key][1]
+    if not index.isdigit() or int(index) >= len(shapes):
+        raise TaskError(f"task {spec!r}: operator {key} has shapes 0..{len(shapes) - 1}")
+    args = shapes[int(index)]
+    return Workload(key, tuple(args), f"{te_workload.CONFIGS[key][0].__name__}{tuple(args)}")
+
+
+@functools.lru_cache(maxsize=256)
 def _load(spec: str, target_str: str) -> Task:
     target = make_target(target_str if target_str != "default" else None)
     if spec in BUILTIN_TASKS:
         return Task(name=spec, mod=BUILTIN_TASKS[spec].build(), target=target, spec=spec)
+    workload = suite_workload(spec)
+    if workload is not None:
+        return Task(name=spec, mod=workload.build(), target=target, spec=spec)
     if ":" in spec and spec.rpartition(":")[0].endswith(".py"):
         mod = _load_user_kernel(spec)
         path, _, name = spec.rpartition(":")
         return Task(name=f"{Path(path).stem}:{name}", mod=mod, target=target, spec=spec)
     raise TaskError(
         f"unknown task {spec!r}; built-in tasks are: {', '.join(builtin_names())}; "
-        "or give path/to/file.py:NAME for your own kernel"
+        f"or an operator shape of MetaSchedule's suite, KEY/INDEX with KEY one of {', '.join(SUITE_OPERATORS)} "
+        "(e.g. GMM/2); or path/to/file.py:NAME for your own kernel"
     )
 
 
 def get_task(task: "str | Task", target: "str | dict | None" = None) -> Task:
-    """The task named by a string (built-in name or ``file.py:NAME``), or ``task`` itself."""
+    """The task named by a string (built-in name, suite shape ``KEY/INDEX`` or ``file.py:NAME``),
+    or ``task`` itself."""
     if isinstance(task, Task):
         return task
     if not isinstance(task, str):

@@ -167,6 +167,8 @@ class Measurer:
 
     # ------------------------------------------------------------------------------ the pipeline
     def _measure_items(self, task: Task, items: list[_Item], use_cache: bool) -> list[MeasureResult]:
+        if use_cache and self.store is not None and any(item.key not in self.cache for item in items):
+            self.cache.update(self.store.read_new())  # what other processes on this store measured meanwhile
         to_build = collections.deque()
         for item in items:
             if use_cache and item.key in self.cache:

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from msgym.measure.result import MeasureResult
 
@@ -34,6 +34,7 @@ class RecordStore:
     def __init__(self, path: "str | Path"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._offset = 0  # bytes read so far by load_cache / read_new
 
     def append(self, record: dict) -> None:
         line = json.dumps(record, separators=(",", ":")) + "\n"
@@ -42,18 +43,29 @@ class RecordStore:
             f.flush()
             os.fsync(f.fileno())
 
-    def __iter__(self) -> Iterator[dict]:
-        if not self.path.exists():
-            return
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a kill: that candidate is simply measured again
-
     def load_cache(self) -> dict[str, "Entry"]:
-        return {rec["key"]: Entry.from_record(rec) for rec in self if "key" in rec}
+        self._offset = 0
+        return self.read_new()
+
+    def read_new(self) -> dict[str, "Entry"]:
+        """Entries appended since the last read, by this process or another sharing the file
+        (parallel environments): whole lines only, so a line being written is read next time."""
+        if not self.path.exists():
+            return {}
+        with open(self.path, "rb") as f:
+            f.seek(self._offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        self._offset += end
+        out = {}
+        for line in data[:end].splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill: that candidate is simply measured again
+            if "key" in rec:
+                out[rec["key"]] = Entry.from_record(rec)
+        return out
 
 
 @dataclasses.dataclass

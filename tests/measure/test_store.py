@@ -72,3 +72,17 @@ def test_torn_last_line_is_ignored(tmp_path):
     m = Measurer(store=store)
     assert list(m.cache) == ["a|0|[1]"] and m.cache["a|0|[1]"].result.latency_s == 0.5
     m.close()
+
+
+def test_measurers_sharing_a_store_reuse_each_others_results(tmp_path):
+    """Parallel environments (one measurer per process) share measurements through the store."""
+    store = tmp_path / "records.jsonl"
+    spaces, cands = candidates()
+    first, second = Measurer(store=store), Measurer(store=store)  # both opened before anything is measured
+    try:
+        first.measure_candidates(spaces.task, spaces, cands[:2])
+        results = second.measure_candidates(spaces.task, spaces, cands[:2])
+        assert second.measured == 0 and all(r.ok for r in results)
+    finally:
+        first.close()
+        second.close()
