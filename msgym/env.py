@@ -42,7 +42,7 @@ class ScheduleEnv(gym.Env, EzPickle):
 
     def __init__(
         self,
-        task: "str | Task" = "gmm-512",
+        task: "str | Task | list[str | Task]" = "gmm-512",
         target: "str | dict | None" = None,
         reward: str = "log_speedup",
         observation: str = "features",
@@ -81,13 +81,19 @@ class ScheduleEnv(gym.Env, EzPickle):
         self.rollout: Rollout | None = None
         self.record: EpisodeRecord | None = None
         self._feature_cache: LRU = LRU(8192)
-        self._set_task(task)
+        # Several tasks: each episode draws one (seeded by reset), so one policy learns across tasks.
+        self.task_pool = list(task) if isinstance(task, (list, tuple)) else [task]
+        if not self.task_pool:
+            raise ValueError("task is an empty list; give at least one task")
+        self._set_task(self.task_pool[0])
 
     # ------------------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         if options and "task" in options:
             self._set_task(options["task"])
+        elif len(self.task_pool) > 1:
+            self._set_task(self.task_pool[int(self.np_random.integers(len(self.task_pool)))])
         if self.rollout is not None:
             self.rollout.close()
         self._seed = seed
@@ -158,9 +164,11 @@ class ScheduleEnv(gym.Env, EzPickle):
 
     # ------------------------------------------------------------------------------ internals
     def _set_task(self, task: "str | Task") -> None:
-        self.task = get_task(task, self.target)
+        task = get_task(task, self.target)
+        if getattr(self, "task", None) is task:
+            return
+        self.task = task
         self.spaces = design_spaces(self.task)
-        self._feature_cache.clear()
 
     def _skip_forced(self) -> int:
         """Take every sub-step that has a single option; return how many were taken."""
@@ -246,7 +254,7 @@ class ScheduleEnv(gym.Env, EzPickle):
         if self.observation != "features":
             return np.zeros(features.PROGRAM_DIM, dtype=np.float32)
         ro = self.rollout
-        key = (ro.space, freeze_decisions(ro.decisions))
+        key = (self.task.key, ro.space, freeze_decisions(ro.decisions))
         cached = self._feature_cache.get(key)
         if cached is None:
             sch = ro.live if ro.live is not None else self.spaces.unscheduled
