@@ -146,11 +146,16 @@ def _network(cfg: MLPConfig):
     class SegmentSumMLP(nn.Module):
         def __init__(self):
             super().__init__()
+            # Feature standardization (saved with the weights): TVM's features mix 0/1 flags with
+            # log-scaled counts up to ~30, which an MLP fits poorly unscaled.
+            self.register_buffer("mean", torch.zeros(cfg.in_dim))
+            self.register_buffer("std", torch.ones(cfg.in_dim))
             self.encoder = nn.Sequential(nn.Linear(cfg.in_dim, cfg.hidden), nn.ReLU(),
                                          nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU())
             self.head = nn.Sequential(nn.Linear(cfg.hidden, cfg.head_hidden), nn.ReLU(), nn.Linear(cfg.head_hidden, 1))
 
         def forward(self, rows: torch.Tensor, segment: torch.Tensor, n: int) -> torch.Tensor:
+            rows = (rows - self.mean) / self.std
             pooled = torch.zeros(n, cfg.hidden, dtype=rows.dtype).index_add_(0, segment, self.encoder(rows))
             return self.head(pooled).squeeze(-1)
 
@@ -174,6 +179,7 @@ class MLPCostModel(CostModel):
         torch.manual_seed(self.config.seed)
         self.net = _network(self.config)
         self.data: dict[str, TaskData] = {}
+        self.pretrained = False  # fitted or loaded: its input scaling stays as trained
         self._opt = None
 
     def _optimizer(self):
@@ -186,6 +192,8 @@ class MLPCostModel(CostModel):
     def fit(self, data: Sequence[TaskData]) -> dict:
         check_trainable(data)
         self.data = {d.name: d for d in data}
+        self._standardize_from(self.data.values())
+        self.pretrained = True
         losses = self._train(list(self.data.values()), self.config.epochs)
         return {"loss_first_epoch": losses[0], "loss_last_epoch": losses[-1], "epochs": len(losses)}
 
@@ -200,8 +208,17 @@ class MLPCostModel(CostModel):
         if old is not None:
             data = TaskData(data.name, old.rows + data.rows, np.concatenate([old.log_speedup, data.log_speedup]))
         self.data[data.name] = data
+        if not self.pretrained:  # a fresh model scales its inputs by all it has seen so far
+            self._standardize_from(self.data.values())
         if len(data) >= 2:
             self._train([data], self.config.update_epochs)
+
+    def _standardize_from(self, data: Any) -> None:
+        import torch
+
+        rows = np.concatenate([r for d in data for r in d.rows])
+        self.net.mean.copy_(torch.from_numpy(rows.mean(0)))
+        self.net.std.copy_(torch.from_numpy(rows.std(0) + 1e-3))
 
     def ranking_loss(self, data: Sequence[TaskData]) -> float:
         """Mean training loss over the tasks' data (no update): for tests and reports."""
@@ -264,7 +281,7 @@ class MLPCostModel(CostModel):
         """A torch state dict and the config (no pickled objects): ``MLPCostModel.load(path)``."""
         import torch
 
-        torch.save({"format": "msgym-mlp-cost-model/1", "config": dataclasses.asdict(self.config),
+        torch.save({"format": "msgym-mlp-cost-model/2", "config": dataclasses.asdict(self.config),
                     "state_dict": self.net.state_dict()}, str(path))
 
     @classmethod
@@ -277,11 +294,12 @@ class MLPCostModel(CostModel):
             saved = torch.load(str(path), weights_only=True)
         except Exception as err:
             raise CostModelError(f"{path} is not a saved MLP cost model: {err}") from err
-        if not isinstance(saved, dict) or saved.get("format") != "msgym-mlp-cost-model/1":
-            raise CostModelError(f"{path} is not a saved msgym MLP cost model (format msgym-mlp-cost-model/1)")
+        if not isinstance(saved, dict) or saved.get("format") != "msgym-mlp-cost-model/2":
+            raise CostModelError(f"{path} is not a saved msgym MLP cost model (format msgym-mlp-cost-model/2)")
         model = cls(MLPConfig(**saved["config"]))
         model.net.load_state_dict(saved["state_dict"])
         model.net.eval()
+        model.pretrained = True
         return model
 
 
