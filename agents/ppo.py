@@ -5,8 +5,9 @@ actions masked); each episode that ends on a new candidate is a proposal of this
 its measured log speedup the episode's reward (see ``msgym.loop_measurer``). Repeated candidates
 are rewarded from memory without using the budget. Training scalars (``train/*``,
 ``rollout/ep_rew_mean``) go to the run's TensorBoard folder, and the policy is saved there as
-``policy.zip`` at the end; ``policy=PATH`` starts from a saved policy, on any task (the
-observation and action encodings do not depend on the task).
+``policy.zip`` at the end; ``policy=PATH`` starts from a saved policy (``msgym tune`` or
+``msgym train``), on any task: the observation and action encodings do not depend on the task.
+A loaded policy keeps its own PPO hyperparameters. ``learn=False`` only samples from the policy.
 """
 
 from __future__ import annotations
@@ -24,16 +25,20 @@ class Strategy(SearchStrategy):
 
     def __init__(self, policy: "str | None" = None, observation: str = "features", n_steps: int = 64,
                  batch_size: int = 32, n_epochs: int = 4, learning_rate: float = 3e-4, ent_coef: float = 0.01,
-                 gamma: float = 1.0, max_repeats: int = 32):
-        if policy is not None and not Path(policy).is_file():
-            raise ValueError(f"no saved policy at {policy!r} (a policy.zip from a ppo run folder)")
-        self.policy = policy
+                 gamma: float = 1.0, max_repeats: int = 32, learn: bool = True):
+        if policy is not None:
+            from msgym.train import check_policy
+
+            if not Path(policy).is_file():
+                raise ValueError(f"no saved policy at {policy!r} (a policy.zip from a ppo run folder or msgym train)")
+            check_policy(policy)  # refuses a policy made for another observation encoding
+        self.policy, self.learn = policy, learn
         self.options = dict(observation=observation, n_steps=n_steps, batch_size=batch_size, n_epochs=n_epochs,
                             learning_rate=learning_rate, ent_coef=ent_coef, gamma=gamma, max_repeats=max_repeats)
         self.model = None
 
     def hparams(self) -> dict:
-        return {"policy": self.policy or "new", **self.options}
+        return {"policy": self.policy or "new", "learn": self.learn, **self.options}
 
     def setup(self, context: SearchContext) -> None:
         from sb3_contrib import MaskablePPO
@@ -58,7 +63,7 @@ class Strategy(SearchStrategy):
         self._done = False
         self._request: tuple | None = None  # the agent's next request, once it has made it
         self.fallbacks = 0
-        self.loop.start(lambda: self.model.learn(total_timesteps=10**12, log_interval=1))
+        self.loop.start(self._learn if self.learn else self._sample)
 
     def propose(self, n: int) -> list[Candidate]:
         if self._done:
@@ -90,6 +95,18 @@ class Strategy(SearchStrategy):
         self.env.close()
         if self.context.run_dir is not None:
             self.save(self.context.run_dir / "policy.zip")
+
+    def _learn(self) -> None:
+        self.model.learn(total_timesteps=10**12, log_interval=1)
+
+    def _sample(self) -> None:
+        """Episodes from the policy as it is (no updates)."""
+        while True:
+            obs, _ = self.env.reset()
+            done = False
+            while not done:
+                action, _ = self.model.predict(obs, action_masks=self.env.action_masks(), deterministic=False)
+                obs, _, done, _, _ = self.env.step(int(action))
 
     def save(self, path: "str | Path") -> None:
         """The policy, loadable with ``policy=PATH`` on any task."""

@@ -33,6 +33,7 @@ from msgym.space import LRU, Rollout, design_spaces, freeze_decisions
 from msgym.tasks import Task, get_task
 
 OBSERVATIONS = ("features", "context")
+PREDICTED_MAX = math.log(1e4)  # predicted rewards are clipped to [on_error, log 10^4]
 
 
 class ScheduleEnv(gym.Env, EzPickle):
@@ -232,7 +233,8 @@ class ScheduleEnv(gym.Env, EzPickle):
         if error is None:
             predicted = float(self.cost_model.predict(self.spaces, [(ro.space, ro.decisions)])[0])
             if np.isfinite(predicted):
-                reward = predicted
+                # A model extrapolating to an unseen task can predict anything: keep rewards sane.
+                reward = float(np.clip(predicted, self.reward_space.on_error, PREDICTED_MAX))
             else:
                 error = "invalid candidate (postprocessing rejected the program)"
         self.record = EpisodeRecord(

@@ -24,7 +24,8 @@ from msgym.tasks import Task, get_task
 
 __all__ = ["Candidate", "SearchContext", "SearchStrategy", "create", "tune", "TuneResult", "AGENTS"]
 
-AGENTS = ("random", "evolutionary", "ppo", "metaschedule")  # modules of agents/ that define a strategy
+# Agents by short name; each is agents/<name with - as _>.py defining Strategy.
+AGENTS = ("random", "evolutionary", "ppo", "ppo-pretrained", "metaschedule")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +119,7 @@ def create(kind: "str | SearchStrategy", **kwargs: Any) -> SearchStrategy:
     kwargs = {**spec_options, **kwargs}
     if kind not in AGENTS:
         raise ValueError(f"unknown agent {kind!r}; choose one of {', '.join(AGENTS)}")
-    cls = importlib.import_module(f"agents.{kind}").Strategy
+    cls = importlib.import_module(f"agents.{kind.replace('-', '_')}").Strategy
     try:
         inspect.signature(cls).bind(**kwargs)
     except TypeError as err:  # an unknown option: name the ones there are

@@ -1,0 +1,26 @@
+"""PPO starting from the policy msgym ships, trained across the ``train`` task set.
+
+The policy file, its training command, task set, machine and date are in
+``agents/policies/`` (``ppo_pretrained.zip`` and ``ppo_pretrained.json``); ``policy=PATH`` uses
+another. Otherwise the ``ppo`` agent: it keeps learning online from the measured rewards
+(``learn=False``: it only samples).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agents.ppo import Strategy as PPOStrategy
+
+DEFAULT_POLICY = Path(__file__).resolve().parent / "policies" / "ppo_pretrained.zip"
+
+
+class Strategy(PPOStrategy):
+    name = "ppo-pretrained"
+
+    def __init__(self, policy: "str | None" = None, **options):
+        policy = policy or str(DEFAULT_POLICY)
+        if not Path(policy).is_file():
+            raise ValueError(f"no policy at {policy}: the shipped one is missing; train one with "
+                             "msgym train --tasks train --save PATH and pass policy=PATH")
+        super().__init__(policy=policy, **options)
