@@ -18,6 +18,16 @@ def test_tasks_lists_flops_and_space_size():
     assert "gmm-64" in out.stdout and "design-space size" in out.stdout and "0.52" in out.stdout
 
 
+def test_tasks_lists_a_set_and_suite_shapes():
+    out = msgym("tasks", "--set", "tiny-test")
+    assert out.returncode == 0, out.stderr
+    assert "nrm" in out.stdout and "gmm-64" not in out.stdout
+    out = msgym("tasks", "GMM/0")
+    assert out.returncode == 0 and "batch_matmul_nkkm(1, 128, 128, 128)" in out.stdout, out.stderr
+    out = msgym("tasks", "GMM/7")
+    assert out.returncode == 2 and "operator GMM has shapes 0..3" in out.stderr
+
+
 def test_tune_prints_the_best_kernel(tmp_path):
     out = msgym("tune", "--task", "gmm-64", "--trials", "3", "--logdir", str(tmp_path))
     assert out.returncode == 0, out.stderr
