@@ -15,6 +15,8 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     from msgym.task_sets import resolve
     from msgym.tasks import BUILTIN_TASKS, get_task, suite_workload
 
+    if args.from_torch:
+        return _list_model_tasks(args)
     names = resolve(args.set) if args.set else (args.task or list(BUILTIN_TASKS))
     print(f"{'task':<12} {'MFLOP':>9} {'spaces':>6} {'design-space size':>18}  description")
     for name in names:
@@ -23,6 +25,20 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
         workload = BUILTIN_TASKS.get(name) or suite_workload(name)
         summary = workload.summary if workload else task.spec
         print(f"{task.name:<12} {task.flops / 1e6:>9.2f} {len(spaces):>6} {sum(spaces.sizes):>18.3g}  {summary}")
+    return 0
+
+
+def _list_model_tasks(args: argparse.Namespace) -> int:
+    from msgym.space import design_spaces
+    from msgym.torch_import import import_model, parse_shapes
+
+    shapes = parse_shapes(args.input_shape) if args.input_shape else None
+    tasks = import_model(args.from_torch, shapes, dtype=args.dtype, target=args.target)
+    print(f"{len(tasks)} tasks of {args.from_torch} (weight: occurrences in the model)")
+    print(f"{'weight':>6} {'MFLOP':>9} {'design-space size':>18}  task spec (usable as --task)")
+    for mt in tasks:
+        size = sum(design_spaces(mt.task).sizes)
+        print(f"{mt.weight:>6} {mt.task.flops / 1e6:>9.2f} {size:>18.3g}  {mt.task.spec}")
     return 0
 
 
@@ -180,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tasks", help="list tasks with FLOPs and design-space size")
     p.add_argument("task", nargs="*", help="tasks to list (default: the built-in suite)")
+    p.add_argument("--from-torch", metavar="MODEL", help="list the tuning tasks of a PyTorch model: a built-in "
+                   "(resnet-block, mobilenet-block, transformer-layer) or path/to/file.py:NAME")
+    p.add_argument("--input-shape", action="append", help="with --from-torch: an input shape, e.g. 1,3,224,224 "
+                   "(repeat for several inputs; built-in models have defaults)")
+    p.add_argument("--dtype", default="float32", help="with --from-torch: the inputs' dtype")
     p.add_argument("--set", help="list a task set (train, test, tiny-train, tiny-test), a file listing tasks, "
                    "or comma-separated tasks")
     p.add_argument("--target", default=None, help=target_help)

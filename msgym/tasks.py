@@ -143,13 +143,15 @@ def _as_module(obj: Any, origin: str) -> tvm.IRModule:
     )
 
 
-def _load_user_kernel(spec: str) -> tvm.IRModule:
+def load_attr(spec: str, what: str = "task") -> tuple[Any, str]:
+    """The object ``NAME`` of ``path/to/file.py:NAME`` (called if it is a zero-argument callable
+    other than a TVM object), and a phrase naming it for error messages."""
     path_str, _, name = spec.rpartition(":")
     path = Path(path_str)
     if not path.is_file():
-        raise TaskError(f"task {spec!r}: no such file {path_str!r}")
+        raise TaskError(f"{what} {spec!r}: no such file {path_str!r}")
     if not name.isidentifier():
-        raise TaskError(f"task {spec!r}: {name!r} is not a Python name; use path/to/file.py:NAME")
+        raise TaskError(f"{what} {spec!r}: {name!r} is not a Python name; use path/to/file.py:NAME")
     mod_name = f"msgym_user_{abs(hash(str(path.resolve())))}"
     try:
         module_spec = importlib.util.spec_from_file_location(mod_name, path)
@@ -157,17 +159,23 @@ def _load_user_kernel(spec: str) -> tvm.IRModule:
         sys.modules[mod_name] = module
         module_spec.loader.exec_module(module)
     except Exception as err:  # the user's file: any failure is reported, naming the file
-        raise TaskError(f"task {spec!r}: importing {path_str} failed: {type(err).__name__}: {err}") from err
+        raise TaskError(f"{what} {spec!r}: importing {path_str} failed: {type(err).__name__}: {err}") from err
     if not hasattr(module, name):
         found = sorted(k for k in vars(module) if not k.startswith("_"))
-        raise TaskError(f"task {spec!r}: {path_str} defines no {name!r}; it defines {found}")
+        raise TaskError(f"{what} {spec!r}: {path_str} defines no {name!r}; it defines {found}")
     obj = getattr(module, name)
-    origin = f"task {spec!r} ({path_str}:{name})"
-    if callable(obj) and not isinstance(obj, (tvm.tirx.PrimFunc, tvm.IRModule)):
+    origin = f"{what} {spec!r} ({path_str}:{name})"
+    torch_module = hasattr(obj, "forward") and not isinstance(obj, type)  # an nn.Module instance: keep it
+    if callable(obj) and not torch_module and not isinstance(obj, (tvm.tirx.PrimFunc, tvm.IRModule)):
         try:
             obj = obj()
         except Exception as err:
             raise TaskError(f"{origin}: calling {name}() failed: {type(err).__name__}: {err}") from err
+    return obj, origin
+
+
+def _load_user_kernel(spec: str) -> tvm.IRModule:
+    obj, origin = load_attr(spec)
     return _as_module(obj, origin)
 
 
@@ -194,6 +202,10 @@ def _load(spec: str, target_str: str) -> Task:
     target = make_target(target_str if target_str != "default" else None)
     if spec in BUILTIN_TASKS:
         return Task(name=spec, mod=BUILTIN_TASKS[spec].build(), target=target, spec=spec)
+    if spec.startswith("torch:"):
+        from msgym.torch_import import task_from_spec
+
+        return task_from_spec(spec, None if target_str == "default" else target_str)
     workload = suite_workload(spec)
     if workload is not None:
         return Task(name=spec, mod=workload.build(), target=target, spec=spec)
