@@ -26,10 +26,20 @@ TASK_SETS: dict[str, list[str]] = {
 }
 
 
+def model_tasks(min_mflop: float = 0.5) -> list[str]:
+    """The ``models`` set: the built-in PyTorch models' operators with real work in them."""
+    from msgym.models import BUILTIN_MODELS
+    from msgym.torch_import import import_model
+
+    return [mt.task.spec for model in BUILTIN_MODELS for mt in import_model(model) if mt.task.flops >= min_mflop * 1e6]
+
+
 def resolve(spec: "str | list[str]") -> list[str]:
     """Task strings of a set name, a file listing tasks, a comma-separated list, or a list."""
     if isinstance(spec, list):
         names = spec
+    elif spec == "models":
+        names = model_tasks()
     elif spec in TASK_SETS:
         names = TASK_SETS[spec]
     elif Path(spec).is_file() and not spec.endswith(".py"):
@@ -38,6 +48,6 @@ def resolve(spec: "str | list[str]") -> list[str]:
     else:
         names = [part.strip() for part in spec.split(",") if part.strip()]
     if not names:
-        raise TaskError(f"no tasks in {spec!r}: give a set ({', '.join(TASK_SETS)}), a file listing tasks "
+        raise TaskError(f"no tasks in {spec!r}: give a set ({', '.join(TASK_SETS)}, models), a file listing tasks "
                         "(one per line), or comma-separated task names")
     return names

@@ -104,9 +104,9 @@ def _to_relax(exported: Any, name: str) -> tvm.IRModule:
     try:
         mod = from_exported_program(exported)
     except Exception as err:
-        text = str(err)
-        ops = re.findall(r"aten\.[\w.]+", text)
-        what = f"operator(s) {', '.join(sorted(set(ops)))}" if ops else _first_line(err)
+        found = re.search(r"Unsupported function types \[(.*?)\]", str(err))
+        ops = re.findall(r"'([^']+)'", found.group(1)) if found else []
+        what = f"unsupported operator(s) {', '.join(f'aten.{op}' for op in ops)}" if ops else _first_line(err)
         raise TaskError(f"TVM's PyTorch frontend cannot convert model {name}: {what}; replace them in the model "
                         "or register a converter (tvm.relax.frontend.torch custom_convert_map)") from err
     passes = tvm.transform.Sequential([
