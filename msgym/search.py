@@ -22,7 +22,7 @@ from msgym.records import EpisodeRecord, append
 from msgym.space import DesignSpaces, design_spaces, freeze_decisions
 from msgym.tasks import Task, get_task
 
-__all__ = ["Candidate", "SearchContext", "SearchStrategy", "create", "tune", "TuneResult", "AGENTS"]
+__all__ = ["Candidate", "SearchContext", "SearchStrategy", "Search", "create", "tune", "TuneResult", "AGENTS"]
 
 # Agents by short name; each is agents/<name with - as _>.py defining Strategy.
 AGENTS = ("random", "evolutionary", "ppo", "ppo-pretrained", "metaschedule")
@@ -143,6 +143,88 @@ class TuneResult:
     run_dir: str | None
 
 
+class Search:
+    """One agent searching one task, a batch at a time: ``tune`` runs one to its budget; whole-model
+    tuning interleaves several (one per task of the model) under a shared budget."""
+
+    def __init__(self, task: "str | Task", agent: "str | SearchStrategy" = "random", trials: int = 16, seed: int = 0,
+                 logdir: "str | Path | None" = None, measurer: Measurer | None = None, progress: bool = True,
+                 remeasure: bool = False, agent_options: dict[str, Any] | None = None):
+        if not isinstance(trials, int) or trials < 1:
+            raise ValueError(f"trials must be a positive integer, got {trials!r}")
+        self.task = get_task(task)
+        self.strategy = create(agent, **(agent_options or {}))
+        self.spaces = design_spaces(self.task)
+        self.measurer = measurer or Measurer.shared()
+        self.baseline = self.measurer.baseline(self.task).latency_s
+        self.trials, self.seed, self.remeasure = trials, seed, remeasure
+        self.run_dir, self.writer = _open_run(logdir, self.task, self.strategy, seed, trials)
+        self.strategy.setup(SearchContext(self.spaces, seed, trials, self.baseline, self.run_dir))
+        self.start = time.perf_counter()
+        self.best: EpisodeRecord | None = None
+        self.curve: list[float] = []  # best latency (s) after each trial; inf before the first success
+        self.curve_wall: list[float] = []
+        self.errors = 0
+        self.exhausted = False
+        self.bar = _progress(trials, f"{self.task.name}/{self.strategy.name}", progress)
+
+    @property
+    def done(self) -> bool:
+        return self.exhausted or len(self.curve) >= self.trials
+
+    def step(self, batch: int = 4) -> int:
+        """Propose, measure and observe up to ``batch`` candidates; returns how many were measured."""
+        task, strategy = self.task, self.strategy
+        want = min(batch, self.trials - len(self.curve))
+        proposals = strategy.propose(want)[:want] if want > 0 else []
+        if not proposals:
+            self.exhausted = True  # the strategy has nothing left to propose (a tiny space, exhausted)
+            return 0
+        t0 = time.perf_counter()
+        results = self.measurer.measure_candidates(task, self.spaces, [(c.space, c.decision_list()) for c in proposals],
+                                                   remeasure=self.remeasure)
+        per_candidate_s = (time.perf_counter() - t0) / len(proposals)
+        for cand, result in zip(proposals, results):
+            rec = EpisodeRecord(
+                task=task.spec, target=str(task.target), space=cand.space, decisions=cand.decision_list(),
+                seed=self.seed, reward_space="log_speedup", latency_s=result.latency_s, error=result.error,
+                reward=math.log(self.baseline / result.latency_s) if result.ok else None,
+                speedup=self.baseline / result.latency_s if result.ok else None, wall_s=per_candidate_s,
+            )
+            self.errors += not result.ok
+            if result.ok and (self.best is None or result.latency_s < self.best.latency_s):
+                self.best = rec
+            self.curve.append(self.best.latency_s if self.best else math.inf)
+            self.curve_wall.append(time.perf_counter() - self.start)
+            if self.run_dir is not None:
+                append(self.run_dir / "records.jsonl", rec)
+            _log_trial(self.writer, len(self.curve), task, rec, self.best, self.errors, self.baseline,
+                       time.perf_counter() - self.start)
+            self.bar.update(1)
+        strategy.observe(proposals, results)
+        if self.writer is not None:
+            for key, value in strategy.scalars().items():
+                self.writer.add_scalar(f"agent/{key}", value, len(self.curve))
+        return len(proposals)
+
+    def finish(self) -> TuneResult:
+        """Close the strategy and the logs; the result of the search so far."""
+        self.bar.close()
+        self.strategy.close()
+        task, best = self.task, self.best
+        out = TuneResult(task.name, self.strategy.name, self.seed, len(self.curve), best, self.errors,
+                         time.perf_counter() - self.start, self.curve, self.curve_wall,
+                         task.flops / best.latency_s / 1e9 if best else 0.0, str(self.run_dir) if self.run_dir else None)
+        if self.writer is not None:
+            hparams = {"task": task.name, "agent": self.strategy.name, "seed": self.seed, "trials": self.trials,
+                       **{f"agent.{k}": _hparam(v) for k, v in self.strategy.hparams().items()}}
+            self.writer.add_hparams(hparams, {"hparam/best_gflops": out.best_gflops}, run_name=".")
+            self.writer.close()
+        if self.run_dir is not None and best is not None:
+            (self.run_dir / "best.json").write_text(json.dumps(best.to_json(), indent=1))
+        return out
+
+
 def tune(
     task: "str | Task",
     agent: "str | SearchStrategy" = "random",
@@ -160,63 +242,13 @@ def tune(
     ``agent_options`` go to the agent's constructor (e.g. ``{"policy": "policy.zip"}`` for ppo).
     ``remeasure=True`` measures every proposal even if the measurer has it cached (comparisons of
     agents' wall time must not let one agent reuse another's measurements)."""
-    if not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"trials must be a positive integer, got {trials!r}")
-    task = get_task(task)
-    strategy = create(agent, **(agent_options or {}))
-    spaces = design_spaces(task)
-    measurer = measurer or Measurer.shared()
-    baseline = measurer.baseline(task).latency_s
-    run_dir, writer = _open_run(logdir, task, strategy, seed, trials)
-    strategy.setup(SearchContext(spaces, seed, trials, baseline, run_dir))
-    start = time.perf_counter()
-    best: EpisodeRecord | None = None
-    curve: list[float] = []
-    curve_wall: list[float] = []
-    errors = 0
-    bar = _progress(trials, f"{task.name}/{strategy.name}", progress)
+    search = Search(task, agent, trials, seed, logdir, measurer, progress, remeasure, agent_options)
     try:
-        while len(curve) < trials:
-            proposals = strategy.propose(min(batch, trials - len(curve)))[: trials - len(curve)]
-            if not proposals:
-                break  # the strategy has nothing left to propose (a tiny space, exhausted)
-            t0 = time.perf_counter()
-            results = measurer.measure_candidates(task, spaces, [(c.space, c.decision_list()) for c in proposals],
-                                                  remeasure=remeasure)
-            per_candidate_s = (time.perf_counter() - t0) / len(proposals)
-            for cand, result in zip(proposals, results):
-                rec = EpisodeRecord(
-                    task=task.spec, target=str(task.target), space=cand.space, decisions=cand.decision_list(),
-                    seed=seed, reward_space="log_speedup", latency_s=result.latency_s, error=result.error,
-                    reward=math.log(baseline / result.latency_s) if result.ok else None,
-                    speedup=baseline / result.latency_s if result.ok else None, wall_s=per_candidate_s,
-                )
-                errors += not result.ok
-                if result.ok and (best is None or result.latency_s < best.latency_s):
-                    best = rec
-                curve.append(best.latency_s if best else math.inf)
-                curve_wall.append(time.perf_counter() - start)
-                if run_dir is not None:
-                    append(run_dir / "records.jsonl", rec)
-                _log_trial(writer, len(curve), task, rec, best, errors, baseline, time.perf_counter() - start)
-                bar.update(1)
-            strategy.observe(proposals, results)
-            if writer is not None:
-                for key, value in strategy.scalars().items():
-                    writer.add_scalar(f"agent/{key}", value, len(curve))
+        while not search.done:
+            search.step(batch)
     finally:
-        bar.close()
-        strategy.close()
-    out = TuneResult(task.name, strategy.name, seed, len(curve), best, errors, time.perf_counter() - start,
-                     curve, curve_wall, task.flops / best.latency_s / 1e9 if best else 0.0, str(run_dir) if run_dir else None)
-    if writer is not None:
-        hparams = {"task": task.name, "agent": strategy.name, "seed": seed, "trials": trials,
-                   **{f"agent.{k}": _hparam(v) for k, v in strategy.hparams().items()}}
-        writer.add_hparams(hparams, {"hparam/best_gflops": out.best_gflops}, run_name=".")
-        writer.close()
-    if run_dir is not None and best is not None:
-        (run_dir / "best.json").write_text(json.dumps(best.to_json(), indent=1))
-    return out
+        result = search.finish()
+    return result
 
 
 def _hparam(value: Any) -> "int | float | str | bool":
