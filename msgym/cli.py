@@ -172,6 +172,28 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tune_model(args: argparse.Namespace) -> int:
+    from msgym.search import parse_options
+    from msgym.torch_import import parse_shapes
+    from msgym.tune_model import tune_model
+
+    shapes = parse_shapes(args.input_shape) if args.input_shape else None
+    out = tune_model(args.model, shapes, agent=args.agent, trials=args.trials, seed=args.seed,
+                     with_metaschedule=args.with_metaschedule, agent_options=parse_options(args.agent_opt))
+    print(f"{out['model']} ({out['input_shapes']}), {args.trials} trials over "
+          f"{sum(1 for t in out['tasks'] if t['trials'])} tasks with {args.agent}:")
+    for label, key in (("PyTorch eager", "pytorch_eager_s"), ("TVM untuned", "tvm_untuned_s"),
+                       (f"TVM tuned by msgym ({args.agent})", "tvm_msgym_s"),
+                       ("TVM tuned by MetaSchedule", "tvm_metaschedule_s")):
+        if key in out:
+            print(f"  {label:<36} {out[key] * 1e3:8.3f} ms")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _per_agent(options: dict) -> dict[str, dict]:
     """{"ppo.ent_coef": 0.02} -> {"ppo": {"ent_coef": 0.02}}."""
     out: dict[str, dict] = {}
@@ -256,6 +278,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="start from a saved policy (e.g. pretrained on predicted rewards)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("tune-model", help="tune a PyTorch model's tasks, compile it, compare end to end")
+    p.add_argument("model", help="a built-in model (resnet-block, mobilenet-block, transformer-layer) or file.py:NAME")
+    p.add_argument("--input-shape", action="append", help="an input shape, e.g. 1,3,224,224 (repeat for several)")
+    p.add_argument("--agent", default="evolutionary")
+    p.add_argument("--agent-opt", action="append", metavar="KEY=VALUE", help=agent_opt_help)
+    p.add_argument("--trials", type=int, default=64, help="total trials, spread over the model's tasks")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--with-metaschedule", action="store_true",
+                   help="also MetaSchedule's own tune_relax/compile_relax at the same total trials")
+    p.add_argument("--json", help="write the figures here")
+    p.set_defaults(func=_cmd_tune_model)
 
     p = sub.add_parser("eval", help="a trained policy against untrained PPO, random, evolutionary and MetaSchedule")
     p.add_argument("--policy", default=None, help="a saved policy (default: the shipped ppo-pretrained one)")

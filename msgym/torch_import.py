@@ -63,15 +63,27 @@ def import_model(spec: str, shapes: "list[tuple[int, ...]] | None" = None, dtype
     return list(_import(spec, key, dtype, None if target is None else str(target)))
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelProgram:
+    """A model, example inputs and its fused Relax program (what tasks come from and what compiles)."""
+
+    name: str
+    model: Any
+    inputs: tuple
+    shape_text: str
+    mod: tvm.IRModule
+
+
 @functools.lru_cache(maxsize=16)
-def _import(spec: str, shapes: "tuple | None", dtype: str, target_str: "str | None") -> tuple[ModelTask, ...]:
+def relax_program(spec: str, shapes: "tuple | None" = None, dtype: str = "float32") -> ModelProgram:
     import torch
 
     model, name, default_shapes = load_model(spec)
     shapes = list(shapes or default_shapes or [])
     if not shapes:
         raise TaskError(f"model {spec!r}: give its input shape(s), e.g. --input-shape 1,3,224,224")
-    inputs = tuple(torch.randn(*s).to(getattr(torch, dtype)) for s in shapes)
+    generator = torch.Generator().manual_seed(0)
+    inputs = tuple(torch.randn(*s, generator=generator).to(getattr(torch, dtype)) for s in shapes)
     shape_text = ";".join("x".join(map(str, s)) for s in shapes)
     with torch.no_grad():
         try:
@@ -84,16 +96,20 @@ def _import(spec: str, shapes: "tuple | None", dtype: str, target_str: "str | No
         except Exception as err:
             raise TaskError(f"torch.export could not trace model {name}: {_first_line(err)}; make forward() "
                             "traceable (no data-dependent Python control flow, no unsupported Python objects)") from err
-    mod = _to_relax(exported, name)
+    return ModelProgram(name, model, inputs, shape_text, _to_relax(exported, name))
+
+
+@functools.lru_cache(maxsize=16)
+def _import(spec: str, shapes: "tuple | None", dtype: str, target_str: "str | None") -> tuple[ModelTask, ...]:
+    program = relax_program(spec, shapes, dtype)
     target = make_target(target_str)  # the same target msgym builds every task for
     load_tensor_intrinsics()
-    extracted = ms.relax_integration.extract_tasks(mod, target)
+    extracted = ms.relax_integration.extract_tasks(program.mod, target)
     out = []
     for t in sorted(extracted, key=lambda t: -int(t.weight)):
-        task_spec = f"torch:{spec}@{shape_text}/{t.task_name}"
-        func = t.dispatched[0]
-        out.append(ModelTask(Task(name=f"{name}/{t.task_name}", mod=func, target=target, spec=task_spec),
-                             int(t.weight), t.task_name))
+        task_spec = f"torch:{spec}@{program.shape_text}/{t.task_name}"
+        out.append(ModelTask(Task(name=f"{program.name}/{t.task_name}", mod=t.dispatched[0], target=target,
+                                  spec=task_spec), int(t.weight), t.task_name))
     return tuple(out)
 
 

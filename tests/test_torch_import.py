@@ -45,3 +45,14 @@ def test_bad_arguments():
         import_model(f"{MODELS}:two_layers")
     with pytest.raises(TaskError, match="has no operator 'conv'.*fused_matmul_add_relu"):
         get_task(f"torch:{MODELS}:two_layers@4x16/conv")
+
+
+def test_whole_model_tuning_compiles_a_model_that_matches_pytorch(measurer):
+    from msgym.tune_model import tune_model
+
+    out = tune_model(f"{MODELS}:two_layers", [(4, 16)], agent="random", trials=4, batch=2, progress=False)
+    # Each compiled build's output was checked against PyTorch's before it was timed.
+    assert out["tvm_msgym_s"] > 0 and out["tvm_untuned_s"] > 0 and out["pytorch_eager_s"] > 0
+    assert out["tasks"][0]["trials"] == 4 and out["tasks"][0]["best_latency_s"] > 0
+    with pytest.raises(ValueError, match="positive integer"):
+        tune_model(f"{MODELS}:two_layers", [(4, 16)], trials=0)
