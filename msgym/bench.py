@@ -146,7 +146,7 @@ def plot(out: dict, path: Path) -> None:
             row[1].plot(w, g, label=agent)
         row[0].set(title=f"{task}: best GFLOPS vs trials", xlabel="trials", ylabel="best GFLOPS")
         row[1].set(title=f"{task}: best GFLOPS vs wall time", xlabel="wall seconds", ylabel="best GFLOPS")
-        row[0].legend()
+        row[0].legend(fontsize="x-small", loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
