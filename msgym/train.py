@@ -95,7 +95,11 @@ def train(tasks: "str | list[str]", timesteps: int, n_envs: int = 1, reward: str
         raise ValueError(f"nothing to resume in {run_dir}: no checkpoints/ppo_*_steps.zip")
     if start:
         check_policy(start)
-        model = MaskablePPO.load(start, env=venv, device="cpu", **({} if resume else {"seed": seed}))
+        # Resuming keeps the run's own settings; starting from another policy (--init) applies this
+        # run's hyperparameters (SB3's load sets them before rebuilding the rollout buffer).
+        model = MaskablePPO.load(start, env=venv, device="cpu", **({} if resume else ppo_kwargs))
+        if not resume:
+            model.set_random_seed(seed)
     else:
         model = MaskablePPO("MlpPolicy", venv, device="cpu", seed=seed, verbose=0,
                             policy_kwargs={"net_arch": list(hp["net_arch"])}, **ppo_kwargs)

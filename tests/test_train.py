@@ -81,3 +81,13 @@ def test_eval_compares_the_policy_with_other_agents_and_a_reference(tmp_path, ml
     assert len(row["trials_to_1.1x_reference"]) == 1
     assert out["references"]["nrm"]["trials"] == 4
     assert "| ppo-pretrained |" in (tmp_path / "e.md").read_text()
+
+
+def test_init_applies_this_runs_hyperparameters(tmp_path, mlp_path):
+    from sb3_contrib import MaskablePPO
+
+    pre = train("tiny-train", 64, reward="predicted", cost_model=str(mlp_path), logdir=str(tmp_path),
+                overrides=TINY, progress=False)
+    out = train("tiny-train", 16, reward="predicted", cost_model=str(mlp_path), logdir=str(tmp_path), init=pre["policy"],
+                overrides={**TINY, "n_steps": 16, "batch_size": 16}, progress=False, save=str(tmp_path / "b.zip"))
+    assert MaskablePPO.load(out["policy"], device="cpu").n_steps == 16
