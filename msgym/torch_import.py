@@ -71,7 +71,8 @@ class ModelProgram:
     model: Any
     inputs: tuple
     shape_text: str
-    mod: tvm.IRModule
+    mod: tvm.IRModule  # Relax, decomposed for inference: what compile_relax compiles (it legalizes and fuses)
+    fused: tvm.IRModule  # legalized and fused, as compile_relax will: what tasks are extracted from
 
 
 @functools.lru_cache(maxsize=16)
@@ -96,7 +97,8 @@ def relax_program(spec: str, shapes: "tuple | None" = None, dtype: str = "float3
         except Exception as err:
             raise TaskError(f"torch.export could not trace model {name}: {_first_line(err)}; make forward() "
                             "traceable (no data-dependent Python control flow, no unsupported Python objects)") from err
-    return ModelProgram(name, model, inputs, shape_text, _to_relax(exported, name))
+    mod = _to_relax(exported, name)
+    return ModelProgram(name, model, inputs, shape_text, mod, _fuse(mod))
 
 
 @functools.lru_cache(maxsize=16)
@@ -104,7 +106,7 @@ def _import(spec: str, shapes: "tuple | None", dtype: str, target_str: "str | No
     program = relax_program(spec, shapes, dtype)
     target = make_target(target_str)  # the same target msgym builds every task for
     load_tensor_intrinsics()
-    extracted = ms.relax_integration.extract_tasks(program.mod, target)
+    extracted = ms.relax_integration.extract_tasks(program.fused, target)
     out = []
     for t in sorted(extracted, key=lambda t: -int(t.weight)):
         task_spec = f"torch:{spec}@{program.shape_text}/{t.task_name}"
@@ -125,12 +127,18 @@ def _to_relax(exported: Any, name: str) -> tvm.IRModule:
         what = f"unsupported operator(s) {', '.join(f'aten.{op}' for op in ops)}" if ops else _first_line(err)
         raise TaskError(f"TVM's PyTorch frontend cannot convert model {name}: {what}; replace them in the model "
                         "or register a converter (tvm.relax.frontend.torch custom_convert_map)") from err
-    passes = tvm.transform.Sequential([
-        relax.transform.DecomposeOpsForInference(), relax.transform.LegalizeOps(),
-        relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant(),
+    return relax.transform.DecomposeOpsForInference()(mod)
+
+
+def _fuse(mod: tvm.IRModule) -> tvm.IRModule:
+    """The passes compile_relax runs before it applies a tuning database, so that the tasks
+    extracted here are the functions it looks up."""
+    from tvm import relax
+
+    return tvm.transform.Sequential([
+        relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant(),
         relax.transform.FuseOps(), relax.transform.FuseTIR(),
-    ])
-    return passes(mod)
+    ])(mod)
 
 
 def task_from_spec(spec: str, target: Any = None) -> Task:

@@ -69,7 +69,7 @@ def tune_model(spec: str, shapes: "list[tuple[int, ...]] | None" = None, agent: 
     }
     if with_metaschedule:
         t0 = time.perf_counter()
-        db = _metaschedule_tune(program.mod, target, trials, work_dir / "metaschedule", seed)
+        db = _metaschedule_tune(program.fused, target, trials, work_dir / "metaschedule", seed)
         out["metaschedule_tune_s"] = time.perf_counter() - t0
         out["tvm_metaschedule_s"] = _time_relax(
             ms.relax_integration.compile_relax(db, program.mod, target, params=None), program, expected,
