@@ -56,10 +56,9 @@ class Strategy(SearchStrategy):
     def propose(self, n: int) -> list[Candidate]:
         if self.filter is None or self.proposed < self.population:
             return self._generate(n)
-        pool = self._generate(n * self.pool_factor)
-        chosen = self.filter.pick(pool, n)
-        self.seen -= set(pool) - set(chosen)  # children not measured may be bred again
-        self.proposed -= len(pool) - len(chosen)
+        chosen, passed_over = self.filter.choose(self._generate, n)
+        self.seen -= passed_over  # children not measured may be bred again
+        self.proposed -= len(passed_over)
         return chosen
 
     def _generate(self, n: int) -> list[Candidate]:

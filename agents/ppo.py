@@ -29,9 +29,7 @@ class Strategy(SearchStrategy):
         if policy is not None:
             from msgym.train import check_policy
 
-            if not Path(policy).is_file():
-                raise ValueError(f"no saved policy at {policy!r} (a policy.zip from a ppo run folder or msgym train)")
-            check_policy(policy)  # refuses a policy made for another observation encoding
+            check_policy(policy)  # refuses a missing file, or a policy made for another observation encoding
         self.policy, self.learn = policy, learn
         self.options = dict(observation=observation, n_steps=n_steps, batch_size=batch_size, n_epochs=n_epochs,
                             learning_rate=learning_rate, ent_coef=ent_coef, gamma=gamma, max_repeats=max_repeats)
@@ -115,6 +113,7 @@ class Strategy(SearchStrategy):
     def _unmeasured_random(self, attempts: int = 1000) -> Candidate | None:
         for _ in range(attempts):
             walk = self.spaces.sample(self.rng)
-            if walk is not None and Candidate.of(*walk) not in self.loop.memory:
-                return Candidate.of(*walk)
+            cand = None if walk is None else Candidate.of(*walk)
+            if cand is not None and cand not in self.loop.memory:
+                return cand
         return None

@@ -40,9 +40,8 @@ class Strategy(SearchStrategy):
     def propose(self, n: int) -> list[Candidate]:
         if self.filter is None:
             return self._walks(n)
-        pool = self._walks(n * self.pool_factor)
-        chosen = self.filter.pick(pool, n)
-        self.seen -= set(pool) - set(chosen)  # unproposed walks may come again
+        chosen, passed_over = self.filter.choose(self._walks, n)
+        self.seen -= passed_over  # unproposed walks may come again
         return chosen
 
     def _walks(self, n: int) -> list[Candidate]:

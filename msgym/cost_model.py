@@ -361,6 +361,13 @@ class ModelFilter:
         self.pool_factor, self.epsilon = pool_factor, epsilon
         self.learned = 0
 
+    def choose(self, generate: Any, n: int) -> tuple[list, set]:
+        """Draw ``pool_factor * n`` proposals from ``generate(k)`` and keep ``n`` of them; returns
+        (the chosen, the passed over), so an agent can let the passed-over ones come again."""
+        pool = generate(n * self.pool_factor)
+        chosen = self.pick(pool, n)
+        return chosen, set(pool) - set(chosen)
+
     def pick(self, pool: list, n: int) -> list:
         if len(pool) <= n:
             return pool

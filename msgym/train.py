@@ -85,16 +85,18 @@ def train(tasks: "str | list[str]", timesteps: int, n_envs: int = 1, reward: str
         (run_dir / "config.json").write_text(json.dumps({"tasks": names, "reward": reward, "cost_model": cost_model,
                                                          "seed": seed, "n_envs": n_envs, "timesteps": timesteps,
                                                          "hyperparameters": hp, "init": init}, indent=1))
-    (run_dir / "command.txt").open("a").write(" ".join(sys.argv) + "\n")
-
-    factories = [make_env(names, reward, cost_model, seed, i) for i in range(n_envs)]
-    venv = VecMonitor(SubprocVecEnv(factories) if n_envs > 1 else DummyVecEnv(factories))
-    ppo_kwargs = {k: hp[k] for k in PPO_KEYS if k in hp}
+    with open(run_dir / "command.txt", "a") as f:
+        f.write(" ".join(sys.argv) + "\n")
     start = _latest_checkpoint(run_dir) if resume else init
     if resume and start is None:
         raise ValueError(f"nothing to resume in {run_dir}: no checkpoints/ppo_*_steps.zip")
     if start:
         check_policy(start)
+
+    factories = [make_env(names, reward, cost_model, seed, i) for i in range(n_envs)]
+    venv = VecMonitor(SubprocVecEnv(factories) if n_envs > 1 else DummyVecEnv(factories))
+    ppo_kwargs = {k: hp[k] for k in PPO_KEYS if k in hp}
+    if start:
         # Resuming keeps the run's own settings; starting from another policy (--init) applies this
         # run's hyperparameters (SB3's load sets them before rebuilding the rollout buffer).
         model = MaskablePPO.load(start, env=venv, device="cpu", **({} if resume else ppo_kwargs))
@@ -127,7 +129,7 @@ def check_policy(path: "str | Path") -> dict:
     """A saved policy's metadata, if it has any; refuses one made for another observation encoding."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"no saved policy at {path}")
+        raise ValueError(f"no saved policy at {str(path)!r} (a policy.zip from a ppo run folder or msgym train)")
     meta_path = path.with_suffix(".json")
     if not meta_path.is_file():
         return {}

@@ -48,7 +48,7 @@ def tune_model(spec: str, shapes: "list[tuple[int, ...]] | None" = None, agent: 
     t0 = time.perf_counter()
     searches = {mt.operator: Search(mt.task, agent, trials, seed, measurer=measurer, progress=False,
                                     agent_options=agent_options) for mt in tunable}
-    allocation = _allocate(tunable, searches, trials, batch, progress)
+    _allocate(tunable, searches, trials, batch, progress)
     results = {op: s.finish() for op, s in searches.items()}
     tune_s = time.perf_counter() - t0
 
@@ -59,7 +59,7 @@ def tune_model(spec: str, shapes: "list[tuple[int, ...]] | None" = None, agent: 
     expected = _torch_output(program)
     out: dict[str, Any] = {
         "model": program.name, "input_shapes": program.shape_text, "agent": agent, "trials": trials,
-        "tasks": [{"task": mt.task.spec, "weight": mt.weight, "trials": allocation.get(mt.operator, 0),
+        "tasks": [{"task": mt.task.spec, "weight": mt.weight, "trials": results[mt.operator].trials if mt.operator in results else 0,
                    "best_latency_s": results[mt.operator].best.latency_s
                    if mt.operator in results and results[mt.operator].best else None} for mt in tasks],
         "msgym_tune_s": tune_s,
@@ -77,9 +77,8 @@ def tune_model(spec: str, shapes: "list[tuple[int, ...]] | None" = None, agent: 
     return out
 
 
-def _allocate(tunable: list, searches: dict, trials: int, batch: int, progress: bool) -> dict[str, int]:
-    """Spread ``trials`` over the tasks (see the module docstring); returns trials per task."""
-    spent: dict[str, int] = {mt.operator: 0 for mt in tunable}
+def _allocate(tunable: list, searches: dict, trials: int, batch: int, progress: bool) -> None:
+    """Spread ``trials`` over the tasks' searches (see the module docstring)."""
     before: dict[str, float] = {}
     bar = None
     if progress:
@@ -100,7 +99,6 @@ def _allocate(tunable: list, searches: dict, trials: int, batch: int, progress: 
         search = searches[mt.operator]
         before[mt.operator] = search.best.latency_s if search.best else math.inf
         n = search.step(min(batch, trials - total))
-        spent[mt.operator] += n
         total += n
         if bar is not None:
             bar.update(n)
@@ -108,7 +106,6 @@ def _allocate(tunable: list, searches: dict, trials: int, batch: int, progress: 
             break
     if bar is not None:
         bar.close()
-    return spent
 
 
 def _priority(mt: Any, search: Search, before: float | None) -> float:
