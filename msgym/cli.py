@@ -164,9 +164,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from msgym import evaluate
+    from msgym.search import parse_options
 
     out = evaluate.run(args.policy, args.tasks, args.trials, args.seeds, args.logdir, args.json,
-                       reference_trials=args.reference_trials)
+                       reference_trials=args.reference_trials, agents=_split(args.agents) if args.agents else None,
+                       agent_options=_per_agent(parse_options(args.agent_opt)))
     print(evaluate.table(out))
     print(f"wrote {args.json} and {Path(args.json).with_suffix('.md')}")
     return 0
@@ -200,7 +202,7 @@ def _per_agent(options: dict) -> dict[str, dict]:
     for key, value in options.items():
         agent, dot, option = key.partition(".")
         if not dot or not option:
-            raise ValueError(f"bench --agent-opt takes AGENT.KEY=VALUE, got {key!r}")
+            raise ValueError(f"--agent-opt takes AGENT.KEY=VALUE here, got {key!r}")
         out.setdefault(agent, {})[option] = value
     return out
 
@@ -297,7 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--logdir", default="runs")
-    p.add_argument("--json", required=True)
+    p.add_argument("--json", required=True, help="results JSON (an interrupted eval resumes from it); the .md beside it")
+    p.add_argument("--agents", default=None, help="comma-separated agents to compare (default: ppo-pretrained, "
+                   "ppo, random, evolutionary, metaschedule)")
+    p.add_argument("--agent-opt", action="append", metavar="AGENT.KEY=VALUE",
+                   help="an option of one agent, repeatable: e.g. evolutionary.cost_model=xgb")
     p.add_argument("--reference-trials", type=int, default=0,
                    help="also find MetaSchedule's best after this many trials per task (cached) and count the "
                         "measurements each agent needs to come within 1.10x of it (512 in the issue; slow)")

@@ -13,13 +13,12 @@ from __future__ import annotations
 import datetime
 import json
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
 from msgym import bench
 from msgym.measure.store import cache_dir
-from msgym.search import tune
+from msgym.search import command_line, tune
 from msgym.task_sets import resolve
 from msgym.tasks import get_task
 
@@ -28,10 +27,13 @@ WITHIN = 1.10
 
 
 def run(policy: str | None, tasks: "str | list[str]", trials: int, seeds: int, logdir: str | None, json_path: str,
-        reference_trials: int = 0, agents: list[str] | None = None, progress: bool = True) -> dict:
+        reference_trials: int = 0, agents: list[str] | None = None, progress: bool = True,
+        agent_options: dict[str, dict] | None = None) -> dict:
     names = resolve(tasks)
     agents = agents or AGENTS
-    options = {"ppo-pretrained": {"policy": policy}} if policy and "ppo-pretrained" in agents else {}
+    options = {agent: dict(opts) for agent, opts in (agent_options or {}).items()}
+    if policy and "ppo-pretrained" in agents:
+        options.setdefault("ppo-pretrained", {})["policy"] = policy
     out = bench.run(names, agents, trials, seeds, logdir, json_path, progress=progress, agent_options=options)
     refs = {name: reference(name, reference_trials, progress) for name in names} if reference_trials else {}
     out["policy"] = policy or "shipped"
@@ -86,7 +88,7 @@ def reference(name: str, trials: int, progress: bool = True) -> dict:
         if result.best is None:
             raise RuntimeError(f"MetaSchedule found no valid kernel for {name} in {trials} trials")
         cached[key] = {"task": name, "trials": trials, "best_latency_s": result.best.latency_s,
-                       "best_gflops": result.best_gflops, "command": " ".join(sys.argv),
+                       "best_gflops": result.best_gflops, "command": command_line(),
                        "date": datetime.date.today().isoformat()}
         path.write_text(json.dumps(cached, indent=1))
     return cached[key]

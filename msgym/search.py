@@ -12,6 +12,7 @@ import importlib
 import inspect
 import json
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -255,6 +256,14 @@ def _hparam(value: Any) -> "int | float | str | bool":
     return value if isinstance(value, (int, float, str, bool)) else str(value)
 
 
+def command_line() -> str:
+    """The command that made a result, as a user would retype it: ``msgym ...`` however the CLI was started."""
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name in ("msgym", "cli.py"):
+        argv[0] = "msgym"
+    return " ".join(shlex.quote(arg) for arg in argv)
+
+
 def _open_run(logdir, task: Task, strategy: SearchStrategy, seed: int, trials: int):
     if logdir is None:
         return None, None
@@ -266,7 +275,7 @@ def _open_run(logdir, task: Task, strategy: SearchStrategy, seed: int, trials: i
     config = {"task": task.spec, "target": str(task.target), "agent": strategy.name,
               "agent_options": {k: _hparam(v) for k, v in strategy.hparams().items()}, "seed": seed, "trials": trials}
     (run_dir / "config.json").write_text(json.dumps(config, indent=1))
-    (run_dir / "command.txt").write_text(" ".join(sys.argv) + "\n")
+    (run_dir / "command.txt").write_text(command_line() + "\n")
     return run_dir, SummaryWriter(str(run_dir))
 
 

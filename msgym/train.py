@@ -17,12 +17,12 @@ import json
 import math
 import platform
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from msgym import features
+from msgym.search import command_line
 from msgym.task_sets import resolve
 from msgym.tasks import get_task
 
@@ -86,7 +86,7 @@ def train(tasks: "str | list[str]", timesteps: int, n_envs: int = 1, reward: str
                                                          "seed": seed, "n_envs": n_envs, "timesteps": timesteps,
                                                          "hyperparameters": hp, "init": init}, indent=1))
     with open(run_dir / "command.txt", "a") as f:
-        f.write(" ".join(sys.argv) + "\n")
+        f.write(command_line() + "\n")
     start = _latest_checkpoint(run_dir) if resume else init
     if resume and start is None:
         raise ValueError(f"nothing to resume in {run_dir}: no checkpoints/ppo_*_steps.zip")
@@ -119,7 +119,7 @@ def train(tasks: "str | list[str]", timesteps: int, n_envs: int = 1, reward: str
     model.save(save)
     meta = {"encoding": ENCODING, "n_actions": N_ACTIONS, "tasks": names, "reward": reward, "cost_model": cost_model,
             "timesteps": int(model.num_timesteps), "seed": seed, "hyperparameters": hp, "init": init,
-            "command": " ".join(sys.argv), "machine": f"{platform.node()} {platform.processor() or platform.machine()}",
+            "command": command_line(), "machine": f"{platform.node()} {platform.processor() or platform.machine()}",
             "date": datetime.date.today().isoformat(), "train_wall_s": wall, "run_dir": str(run_dir)}
     Path(save).with_suffix(".json").write_text(json.dumps(meta, indent=1))
     return {**meta, "policy": save}

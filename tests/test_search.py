@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from msgym.search import Candidate, SearchContext, create, tune
+from msgym.search import Candidate, SearchContext, command_line, create, tune
 from msgym.space import design_spaces
 from msgym.tasks import get_task
 from conftest import ODD_MATMUL
@@ -26,6 +26,14 @@ def test_random_agent_tunes_and_logs(tmp_path, measurer):
     events.Reload()
     tags = set(events.Tags()["scalars"])
     assert {"search/best_gflops", "search/best_latency_ms", "search/best_speedup", "measure/errors"} <= tags
+
+
+def test_command_line_reads_as_retyped(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["/tmp/checkout/msgym/cli.py", "tune", "gmm-64", "--agent", "random:pool=2",
+                                     "--logdir", "my runs"])
+    assert command_line() == "msgym tune gmm-64 --agent random:pool=2 --logdir 'my runs'"
+    monkeypatch.setattr("sys.argv", ["train.py", "--seed", "3"])  # a user's own script keeps its name
+    assert command_line() == "train.py --seed 3"
 
 
 def test_random_agent_never_repeats_and_is_seeded():

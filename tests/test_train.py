@@ -75,7 +75,9 @@ def test_eval_compares_the_policy_with_other_agents_and_a_reference(tmp_path, ml
     pre = train("tiny-train", 64, reward="predicted", cost_model=str(mlp_path), logdir=str(tmp_path),
                 overrides=TINY, progress=False)
     out = evaluate.run(pre["policy"], "tiny-test", trials=3, seeds=1, logdir=None, json_path=str(tmp_path / "e.json"),
-                       reference_trials=4, agents=["ppo-pretrained", "random"], progress=False)
+                       reference_trials=4, agents=["ppo-pretrained", "random"], progress=False,
+                       agent_options={"random": {"cost_model": "none"}})
+    assert out["agent_options"] == {"random": {"cost_model": "none"}, "ppo-pretrained": {"policy": pre["policy"]}}
     row = out["summary"]["nrm"]["ppo-pretrained"]
     assert row["gflops_at_1"] > 0 and row["gflops_at_3"] >= row["gflops_at_1"]
     assert len(row["trials_to_1.1x_reference"]) == 1
