@@ -19,8 +19,7 @@ class Strategy(PPOStrategy):
     name = "ppo-pretrained"
 
     def __init__(self, policy: "str | None" = None, **options):
-        policy = policy or str(DEFAULT_POLICY)
-        if not Path(policy).is_file():
-            raise ValueError(f"no policy at {policy}: the shipped one is missing; train one with "
+        if policy is None and not DEFAULT_POLICY.is_file():  # any other path: ppo's own policy check
+            raise ValueError(f"no policy at {DEFAULT_POLICY}: the shipped one is missing; train one with "
                              "msgym train --tasks train --save PATH and pass policy=PATH")
-        super().__init__(policy=policy, **options)
+        super().__init__(policy=policy or str(DEFAULT_POLICY), **options)

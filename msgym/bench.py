@@ -106,7 +106,8 @@ def leaderboard(out: dict) -> str:
         for agent, rs in by_agent.items():
             gf = [r["best_gflops"] for r in rs]
             lat = [r["best_latency_s"] * 1e3 for r in rs if r["best_latency_s"]]
-            rows.append((statistics.fmean(gf), statistics.pstdev(gf), statistics.fmean(_gflops_at(r, wall) for r in rs),
+            at_wall = statistics.fmean(best_gflops(r, wall_s=wall) for r in rs)
+            rows.append((statistics.fmean(gf), statistics.pstdev(gf), at_wall,
                          statistics.fmean(lat) if lat else float("nan"), statistics.fmean(r["trials"] for r in rs),
                          statistics.fmean(r["wall_s"] for r in rs), sum(r["errors"] for r in rs), agent))
         for rank, (gf, sd, at_wall, lat, trials, wall_s, errors, agent) in enumerate(sorted(rows, reverse=True), 1):
@@ -116,9 +117,11 @@ def leaderboard(out: dict) -> str:
     return "\n".join(lines)
 
 
-def _gflops_at(run: dict, wall_s: float) -> float:
-    """The best GFLOPS a run had reached ``wall_s`` seconds after it started."""
-    best = [lat for lat, t in zip(run["curve_best_latency_s"], run["curve_wall_s"]) if t <= wall_s and lat]
+def best_gflops(run: dict, trials: int | None = None, wall_s: float | None = None) -> float:
+    """The best GFLOPS a run had reached after its first ``trials`` trials and within ``wall_s``
+    seconds of its start (either bound optional); 0 before its first valid kernel."""
+    curve = zip(run["curve_best_latency_s"][:trials], run["curve_wall_s"])
+    best = [lat for lat, t in curve if lat and (wall_s is None or t <= wall_s)]
     return run["flops"] / min(best) / 1e9 if best else 0.0
 
 

@@ -50,7 +50,7 @@ def summarize(out: dict, refs: dict) -> dict:
     for task in dict.fromkeys(r["task"] for r in out["runs"]):
         for agent in out["agents"]:
             rs = [r for r in out["runs"] if r["task"] == task and r["agent"] == agent]
-            row = {f"gflops_at_{k}": statistics.fmean(_gflops_after(r, k) for r in rs) for k in ks}
+            row = {f"gflops_at_{k}": statistics.fmean(bench.best_gflops(r, trials=k) for r in rs) for k in ks}
             row["wall_s"] = statistics.fmean(r["wall_s"] for r in rs)
             if task in refs:
                 need = [_trials_to_reach(r, WITHIN * refs[task]["best_latency_s"]) for r in rs]
@@ -92,11 +92,6 @@ def reference(name: str, trials: int, progress: bool = True) -> dict:
                        "date": datetime.date.today().isoformat()}
         path.write_text(json.dumps(cached, indent=1))
     return cached[key]
-
-
-def _gflops_after(run: dict, k: int) -> float:
-    best = [x for x in run["curve_best_latency_s"][:k] if x]
-    return run["flops"] / min(best) / 1e9 if best else 0.0
 
 
 def _trials_to_reach(run: dict, latency_s: float) -> int | None:

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stable_baselines3.common.callbacks import BaseCallback
+
 from msgym import features
 from msgym.search import command_line
 from msgym.task_sets import resolve
@@ -146,13 +148,7 @@ def _latest_checkpoint(run_dir: Path) -> str | None:
     return str(max(found)[1]) if found else None
 
 
-def _callback_base():
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    return BaseCallback
-
-
-class TaskStats(_callback_base()):
+class TaskStats(BaseCallback):
     """Per-task best speedup (measured or predicted, never mixed) and episode errors."""
 
     def __init__(self, reward: str):
@@ -172,7 +168,7 @@ class TaskStats(_callback_base()):
         return True
 
 
-class ProgressBar(_callback_base()):
+class ProgressBar(BaseCallback):
     def __init__(self, total: int, done: int, enabled: bool):
         super().__init__()
         self.total, self.done, self.enabled = total, done, enabled
