@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -18,8 +18,17 @@ $(STAMP): pyproject.toml
 demo: install
 	$(VENV)/bin/msgym tune --task gmm-512 --agent random --trials 16 --logdir runs
 
-test: install
+# Lint and format check, then every test (the hardware ones build and time real kernels).
+test: install lint
 	$(PY) -m pytest -q tests
+
+# The tests that build and time nothing (fake runner): under 2 minutes.
+test-fast: install
+	$(PY) -m pytest -q tests -m "not hardware"
+
+lint: install
+	$(VENV)/bin/ruff check msgym agents experiments tests
+	$(VENV)/bin/ruff format --check msgym agents experiments tests
 
 bench: install
 	$(PY) experiments/bench_step.py --episodes 100 --json experiments/results/step_speed.json

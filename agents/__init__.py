@@ -1,1 +1,1 @@
-"""Search agents, one file each; ``msgym.search.create(name)`` loads ``agents/<name>.py``."""
+"""Search agents, one file each, registered by name in ``msgym.search.registry.AGENTS``."""

@@ -17,16 +17,24 @@ from __future__ import annotations
 
 import random
 
+from msgym import cost_models
+from msgym.cost_models.model_filter import model_filter
 from msgym.measure import MeasureResult
-from msgym import cost_model as cost_models
 from msgym.search import Candidate, SearchContext, SearchStrategy
 
 
-class Strategy(SearchStrategy):
+class EvolutionarySearch(SearchStrategy):
     name = "evolutionary"
 
-    def __init__(self, population: int = 16, tournament: int = 3, crossover_prob: float = 0.5,
-                 max_attempts: int = 1000, cost_model: str = "none", pool_factor: int = 8):
+    def __init__(
+        self,
+        population: int = 16,
+        tournament: int = 3,
+        crossover_prob: float = 0.5,
+        max_attempts: int = 1000,
+        cost_model: str = "none",
+        pool_factor: int = 8,
+    ):
         if population < 2 or tournament < 1:
             raise ValueError(f"population must be >= 2 and tournament >= 1, got {population}, {tournament}")
         self.population, self.tournament = population, tournament
@@ -40,11 +48,16 @@ class Strategy(SearchStrategy):
         self.seen: set[Candidate] = set()
         self.scored: list[tuple[float, Candidate]] = []  # measured successfully: (latency, candidate)
         self.proposed = 0
-        self.filter = cost_models.model_filter(self.cost_model, context, self.rng, self.pool_factor)
+        self.filter = model_filter(self.cost_model, context, self.rng, self.pool_factor)
 
     def hparams(self) -> dict:
-        return {"population": self.population, "tournament": self.tournament, "crossover_prob": self.crossover_prob,
-                "cost_model": self.cost_model, "pool_factor": self.pool_factor}
+        return {
+            "population": self.population,
+            "tournament": self.tournament,
+            "crossover_prob": self.crossover_prob,
+            "cost_model": self.cost_model,
+            "pool_factor": self.pool_factor,
+        }
 
     def observe(self, candidates: list[Candidate], results: list[MeasureResult]) -> None:
         for cand, result in zip(candidates, results):
@@ -65,8 +78,11 @@ class Strategy(SearchStrategy):
         out: list[Candidate] = []
         misses = 0
         while len(out) < n and misses < self.max_attempts:
-            walk = self._child() if len(self.scored) >= min(self.population, 2) and \
-                self.proposed >= self.population else self.spaces.sample(self.rng)
+            walk = (
+                self._child()
+                if len(self.scored) >= min(self.population, 2) and self.proposed >= self.population
+                else self.spaces.sample(self.rng)
+            )
             cand = None if walk is None else Candidate.of(*walk)
             if cand is None or cand in self.seen:
                 misses += 1

@@ -18,41 +18,59 @@ from __future__ import annotations
 from typing import Any
 
 from msgym._tvm import load_tensor_intrinsics, ms
-from msgym.cost_model import create as create_cost_model
-from msgym.cost_model import metaschedule_cost_model
+from msgym.cost_models import create as create_cost_model
+from msgym.cost_models.metaschedule import metaschedule_cost_model
 from msgym.measure import MeasureResult
 from msgym.search import Candidate, SearchContext, SearchStrategy
 
 FAILED_RUN_S = 1e10  # what MetaSchedule's AddToDatabase records for a failed run
 
 
-class Strategy(SearchStrategy):
+class MetaScheduleSearch(SearchStrategy):
     name = "metaschedule"
     MAX_EMPTY = 3  # empty batches in a row before the search counts as exhausted
 
-    def __init__(self, cost_model: "str | Any" = "xgb", num_trials_per_iter: int = 16, population_size: int = 512,
-                 num_threads: "int | str" = "physical"):
+    def __init__(
+        self,
+        cost_model: "str | Any" = "xgb",
+        num_trials_per_iter: int = 16,
+        population_size: int = 512,
+        num_threads: "int | str" = "physical",
+    ):
         if num_trials_per_iter < 1:
             raise ValueError(f"num_trials_per_iter must be >= 1, got {num_trials_per_iter}")
-        if isinstance(cost_model, str) and cost_model not in ("xgb", "random", "mlp") and not cost_model.endswith(".pt"):
-            raise ValueError(f"unknown cost model {cost_model!r} for metaschedule; "
-                             "choose xgb, random, mlp or a saved MLP (.pt)")
+        if (
+            isinstance(cost_model, str)
+            and cost_model not in ("xgb", "random", "mlp")
+            and not cost_model.endswith(".pt")
+        ):
+            raise ValueError(
+                f"unknown cost model {cost_model!r} for metaschedule; choose xgb, random, mlp or a saved MLP (.pt)"
+            )
         self.cost_model_kind, self.num_trials_per_iter = cost_model, num_trials_per_iter
         self.population_size, self.num_threads = population_size, num_threads
 
     def hparams(self) -> dict:
-        return {"cost_model": self.cost_model_kind if isinstance(self.cost_model_kind, str) else
-                type(self.cost_model_kind).__name__, "num_trials_per_iter": self.num_trials_per_iter,
-                "population_size": self.population_size}
+        return {
+            "cost_model": self.cost_model_kind
+            if isinstance(self.cost_model_kind, str)
+            else type(self.cost_model_kind).__name__,
+            "num_trials_per_iter": self.num_trials_per_iter,
+            "population_size": self.population_size,
+        }
 
     def setup(self, context: SearchContext) -> None:
         super().setup(context)
         load_tensor_intrinsics()  # else the TuneContext's import of TVM's intrinsics takes ~80 s
         task = context.task
         self.tune_context = ms.TuneContext(
-            mod=task.mod, target=task.target, space_generator="post-order-apply",
+            mod=task.mod,
+            target=task.target,
+            space_generator="post-order-apply",
             search_strategy=ms.search_strategy.EvolutionarySearch(population_size=self.population_size),
-            task_name=task.name, rand_state=self.seed, num_threads=self.num_threads,
+            task_name=task.name,
+            rand_state=self.seed,
+            num_threads=self.num_threads,
         )
         self.database = ms.database.MemoryDatabase()
         self.workload = self.database.commit_workload(task.mod)
@@ -62,7 +80,8 @@ class Strategy(SearchStrategy):
             # finds fewer unmeasured candidates, which would end it a few trials early: give it slack.
             max_trials=2 * (context.trials or 10**6) + self.num_trials_per_iter,
             num_trials_per_iter=self.num_trials_per_iter,
-            design_spaces=self.tune_context.generate_design_space(), database=self.database,
+            design_spaces=self.tune_context.generate_design_space(),
+            database=self.database,
             cost_model=self.cost_model,
         )
         self.batch: list[tuple[Any, Candidate | None]] = []  # MetaSchedule's candidates, located
@@ -102,8 +121,11 @@ class Strategy(SearchStrategy):
         if not isinstance(kind, str):
             return kind  # a MetaSchedule cost model object
         if kind in ("xgb", "random"):
-            return ms.cost_model.CostModel.create(kind, num_tuning_cores=self.tune_context.num_threads,
-                                                  **({"tree_method": "auto"} if kind == "xgb" else {}))
+            return ms.cost_model.CostModel.create(
+                kind,
+                num_tuning_cores=self.tune_context.num_threads,
+                **({"tree_method": "auto"} if kind == "xgb" else {}),
+            )
         return metaschedule_cost_model(create_cost_model(kind), context.baseline_s)  # mlp or a .pt file
 
     def _next_batch(self) -> bool:
@@ -125,8 +147,13 @@ class Strategy(SearchStrategy):
             self.batch = [(mc, cand) for mc, cand in located if cand is not None]
             self.served, self.results = 0, {}
             if unlocated:
-                self._tell(unlocated, [ms.runner.RunnerResult(run_secs=None, error_msg="not in msgym's design spaces")
-                                       for _ in unlocated])
+                self._tell(
+                    unlocated,
+                    [
+                        ms.runner.RunnerResult(run_secs=None, error_msg="not in msgym's design spaces")
+                        for _ in unlocated
+                    ],
+                )
             if self.batch:
                 return True
 
@@ -138,8 +165,11 @@ class Strategy(SearchStrategy):
         runner_results = []
         for i in range(len(self.batch)):
             r = self.results[i]
-            runner_results.append(ms.runner.RunnerResult(run_secs=[float(r.latency_s)], error_msg=None) if r.ok
-                                  else ms.runner.RunnerResult(run_secs=None, error_msg=r.error))
+            runner_results.append(
+                ms.runner.RunnerResult(run_secs=[float(r.latency_s)], error_msg=None)
+                if r.ok
+                else ms.runner.RunnerResult(run_secs=None, error_msg=r.error)
+            )
         self._tell([mc for mc, _ in self.batch], runner_results)
 
     def _tell(self, measure_candidates: list, runner_results: list) -> None:
@@ -147,7 +177,13 @@ class Strategy(SearchStrategy):
         self.tune_context.notify_runner_results(measure_candidates, runner_results)
         for mc, rr in zip(measure_candidates, runner_results):
             run_secs = rr.run_secs if rr.run_secs is not None else [FAILED_RUN_S]
-            self.database.commit_tuning_record(ms.database.TuningRecord(
-                mc.sch.trace, self.workload, run_secs=[float(x) for x in run_secs],
-                target=self.context.task.target, args_info=mc.args_info))
+            self.database.commit_tuning_record(
+                ms.database.TuningRecord(
+                    mc.sch.trace,
+                    self.workload,
+                    run_secs=[float(x) for x in run_secs],
+                    target=self.context.task.target,
+                    args_info=mc.args_info,
+                )
+            )
         self.cost_model.update(self.tune_context, measure_candidates, runner_results)

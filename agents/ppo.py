@@ -8,32 +8,57 @@ are rewarded from memory without using the budget. Training scalars (``train/*``
 ``policy.zip`` at the end; ``policy=PATH`` starts from a saved policy (``msgym tune`` or
 ``msgym train``), on any task: the observation and action encodings do not depend on the task.
 A loaded policy keeps its own PPO hyperparameters. ``learn=False`` only samples from the policy.
+
+SB3 draws from the process-wide random generators (Python, NumPy, torch) and has no generator of
+its own to pass; so this agent swaps its own state of them in while its thread runs and out when
+control returns to the search loop: two PPO agents in one process (whole-model tuning), or other
+code between steps, do not change its proposals (same seed, same results, same proposals).
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
-from msgym.env import ScheduleEnv
-from msgym.loop_measurer import LoopMeasurer
+from msgym.envs.schedule_env import ScheduleEnv
+from msgym.policies import check_policy
 from msgym.search import Candidate, SearchContext, SearchStrategy
+from msgym.search.loop_measurer import LoopMeasurer
 
 
-class Strategy(SearchStrategy):
+class PPOSearch(SearchStrategy):
     name = "ppo"
 
-    def __init__(self, policy: "str | None" = None, observation: str = "features", n_steps: int = 64,
-                 batch_size: int = 32, n_epochs: int = 4, learning_rate: float = 3e-4, ent_coef: float = 0.01,
-                 gamma: float = 1.0, max_repeats: int = 32, learn: bool = True):
+    def __init__(
+        self,
+        policy: "str | None" = None,
+        observation: str = "features",
+        n_steps: int = 64,
+        batch_size: int = 32,
+        n_epochs: int = 4,
+        learning_rate: float = 3e-4,
+        ent_coef: float = 0.01,
+        gamma: float = 1.0,
+        max_repeats: int = 32,
+        learn: bool = True,
+    ):
         if policy is not None:
-            from msgym.train import check_policy
-
             check_policy(policy)  # refuses a missing file, or a policy made for another observation encoding
         self.policy, self.learn = policy, learn
-        self.options = dict(observation=observation, n_steps=n_steps, batch_size=batch_size, n_epochs=n_epochs,
-                            learning_rate=learning_rate, ent_coef=ent_coef, gamma=gamma, max_repeats=max_repeats)
+        self.options = dict(
+            observation=observation,
+            n_steps=n_steps,
+            batch_size=batch_size,
+            n_epochs=n_epochs,
+            learning_rate=learning_rate,
+            ent_coef=ent_coef,
+            gamma=gamma,
+            max_repeats=max_repeats,
+        )
         self.model = None
+        self._random_state: tuple | None = None  # SB3's stream of the global generators (see the docstring)
 
     def hparams(self) -> dict:
         return {"policy": self.policy or "new", "learn": self.learn, **self.options}
@@ -46,14 +71,15 @@ class Strategy(SearchStrategy):
         self.loop = LoopMeasurer(context.baseline_s, opts.pop("max_repeats"))
         self.env = ScheduleEnv(context.task, observation=opts.pop("observation"), measurer=self.loop)
         self.rng = random.Random(self.seed)
-        if self.policy is not None:
-            try:
-                self.model = MaskablePPO.load(self.policy, env=self.env, device="cpu")
-            except ValueError as err:  # SB3: the policy's observation or action space differs from the env's
-                raise ValueError(f"policy {self.policy} does not fit this environment: {err}") from err
-            self.model.set_random_seed(self.seed)
-        else:
-            self.model = MaskablePPO("MlpPolicy", self.env, device="cpu", seed=self.seed, verbose=0, **opts)
+        with self._own_random_state():  # SB3 seeds the global generators: the agent's, not the caller's
+            if self.policy is not None:
+                try:
+                    self.model = MaskablePPO.load(self.policy, env=self.env, device="cpu")
+                except ValueError as err:  # SB3: the policy's observation or action space differs from the env's
+                    raise ValueError(f"policy {self.policy} does not fit this environment: {err}") from err
+                self.model.set_random_seed(self.seed)
+            else:
+                self.model = MaskablePPO("MlpPolicy", self.env, device="cpu", seed=self.seed, verbose=0, **opts)
         if context.run_dir is not None:
             from stable_baselines3.common.logger import configure
 
@@ -66,7 +92,10 @@ class Strategy(SearchStrategy):
     def propose(self, n: int) -> list[Candidate]:
         if self._done:
             return []
-        kind, cand = self._request or self.loop.step()
+        if self._request is None:
+            with self._own_random_state():
+                self._request = self.loop.step()
+        kind, cand = self._request
         self._request = None
         if kind == "done":
             self._done = True
@@ -80,11 +109,16 @@ class Strategy(SearchStrategy):
         return [cand]
 
     def observe(self, candidates, results) -> None:
-        self._request = self.loop.step(candidates, results)
+        with self._own_random_state():
+            self._request = self.loop.step(candidates, results)
 
     def scalars(self) -> dict[str, float]:
-        return {"ppo_repeats": self.loop.repeats, "ppo_stalls": self.loop.stalls, "ppo_fallbacks": self.fallbacks,
-                "ppo_updates": getattr(self.model, "_n_updates", 0)}
+        return {
+            "ppo_repeats": self.loop.repeats,
+            "ppo_stalls": self.loop.stalls,
+            "ppo_fallbacks": self.fallbacks,
+            "ppo_updates": getattr(self.model, "_n_updates", 0),
+        }
 
     def close(self) -> None:
         if self.model is None or not hasattr(self, "loop"):
@@ -93,6 +127,21 @@ class Strategy(SearchStrategy):
         self.env.close()
         if self.context.run_dir is not None:
             self.save(self.context.run_dir / "policy.zip")
+
+    @contextlib.contextmanager
+    def _own_random_state(self) -> Iterator[None]:
+        """Run with this agent's state of the global generators; the caller's is put back after."""
+        import numpy as np
+        import torch
+
+        outside = random.getstate(), np.random.get_state(), torch.get_rng_state()
+        if self._random_state is not None:
+            _set_random_state(self._random_state)
+        try:
+            yield
+        finally:
+            self._random_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+            _set_random_state(outside)
 
     def _learn(self) -> None:
         self.model.learn(total_timesteps=10**12, log_interval=1)
@@ -117,3 +166,12 @@ class Strategy(SearchStrategy):
             if cand is not None and cand not in self.loop.memory:
                 return cand
         return None
+
+
+def _set_random_state(state: tuple) -> None:
+    import numpy as np
+    import torch
+
+    random.setstate(state[0])
+    np.random.set_state(state[1])
+    torch.set_rng_state(state[2])

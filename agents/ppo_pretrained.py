@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.ppo import Strategy as PPOStrategy
+from agents.ppo import PPOSearch
 
 DEFAULT_POLICY = Path(__file__).resolve().parent / "policies" / "ppo_pretrained.zip"
 
 
-class Strategy(PPOStrategy):
+class PretrainedPPOSearch(PPOSearch):
     name = "ppo-pretrained"
 
     def __init__(self, policy: "str | None" = None, **options):
         if policy is None and not DEFAULT_POLICY.is_file():  # any other path: ppo's own policy check
-            raise ValueError(f"no policy at {DEFAULT_POLICY}: the shipped one is missing; train one with "
-                             "msgym train --tasks train --save PATH and pass policy=PATH")
+            raise ValueError(
+                f"no policy at {DEFAULT_POLICY}: the shipped one is missing; train one with "
+                "msgym train --tasks train --save PATH and pass policy=PATH"
+            )
         super().__init__(policy=policy or str(DEFAULT_POLICY), **options)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import random
 
-from msgym import cost_model as cost_models
+from msgym import cost_models
+from msgym.cost_models.model_filter import model_filter
 from msgym.search import Candidate, SearchContext, SearchStrategy
 
 
-class Strategy(SearchStrategy):
+class RandomSearch(SearchStrategy):
     name = "random"
 
     def __init__(self, max_attempts: int = 1000, cost_model: str = "none", pool_factor: int = 8):
@@ -26,7 +27,7 @@ class Strategy(SearchStrategy):
         super().setup(context)
         self.rng = random.Random(self.seed)
         self.seen: set[Candidate] = set()
-        self.filter = cost_models.model_filter(self.cost_model, context, self.rng, self.pool_factor)
+        self.filter = model_filter(self.cost_model, context, self.rng, self.pool_factor)
 
     def observe(self, candidates, results) -> None:
         if self.filter is not None:

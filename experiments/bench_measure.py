@@ -21,6 +21,7 @@ import sys
 import time
 
 from msgym._tvm import load_tensor_intrinsics, ms
+from msgym.envs.outcome import measure_candidates
 from msgym.measure import Measurer
 from msgym.space import design_spaces
 from msgym.tasks import get_task
@@ -36,7 +37,7 @@ def run_msgym(tasks: dict[str, list], overlap: bool | None = None) -> tuple[floa
     results = {}
     for name, cands in tasks.items():
         task = get_task(name)
-        results[name] = measurer.measure_candidates(task, design_spaces(task), cands)
+        results[name] = measure_candidates(measurer, design_spaces(task), cands)
     wall = time.perf_counter() - start
     lookups = []
     for name, cands in tasks.items():
@@ -46,8 +47,11 @@ def run_msgym(tasks: dict[str, list], overlap: bool | None = None) -> tuple[floa
             measurer.lookup(task, *cand)
             lookups.append(time.perf_counter() - t0)
     measurer.close()
-    return wall, {"results": results, "lookup_ms_max": max(lookups) * 1e3,
-                  "lookup_ms_median": statistics.median(lookups) * 1e3}
+    return wall, {
+        "results": results,
+        "lookup_ms_max": max(lookups) * 1e3,
+        "lookup_ms_median": statistics.median(lookups) * 1e3,
+    }
 
 
 def run_metaschedule(tasks: dict[str, list]) -> tuple[float, dict]:
@@ -106,8 +110,13 @@ def repeated_cv(task_name: str, cand: tuple[int, list], repeats: int) -> dict:
         costs.append(time.perf_counter() - t0)
     measurer.close()
     medians, costs = medians[1:], costs[1:]  # the first pays for the worker start
-    return {"candidate": cand, "latency_ms": statistics.median(medians) * 1e3, "cv": statistics.pstdev(medians) / statistics.fmean(medians),
-            "wall_ms_per_measurement": statistics.median(costs) * 1e3, "repeats": repeats}
+    return {
+        "candidate": cand,
+        "latency_ms": statistics.median(medians) * 1e3,
+        "cv": statistics.pstdev(medians) / statistics.fmean(medians),
+        "wall_ms_per_measurement": statistics.median(costs) * 1e3,
+        "repeats": repeats,
+    }
 
 
 def main() -> None:
@@ -125,8 +134,9 @@ def main() -> None:
     overlap_wall, overlap_out = run_msgym(tasks, overlap=True)  # builds overlapping runs, forced
     ratios, overlap_ratios, errors = [], [], {"msgym": 0, "metaschedule": 0}
     for name in tasks:
-        for ours, over, theirs in zip(our_out["results"][name], overlap_out["results"][name],
-                                      ms_out["latencies"][name]):
+        for ours, over, theirs in zip(
+            our_out["results"][name], overlap_out["results"][name], ms_out["latencies"][name]
+        ):
             errors["msgym"] += not ours.ok
             errors["metaschedule"] += theirs is None
             if ours.ok and theirs:
@@ -139,25 +149,39 @@ def main() -> None:
     cv = repeated_cv(gmm, tasks[gmm][fastest], args.cv_repeats)
     stock_error = stock_builder_error("gmm-512")
     out = {
-        "command": " ".join(["python"] + sys.argv), "machine": platform.processor() or platform.machine(),
-        "candidates": n, "tasks": list(tasks),
-        "msgym_s_per_candidate": our_wall / n, "metaschedule_s_per_candidate": ms_wall / n,
+        "command": " ".join(["python"] + sys.argv),
+        "machine": platform.processor() or platform.machine(),
+        "candidates": n,
+        "tasks": list(tasks),
+        "msgym_s_per_candidate": our_wall / n,
+        "metaschedule_s_per_candidate": ms_wall / n,
         "speedup": ms_wall / our_wall,
-        "metaschedule_build_s": ms_out["build_s"], "metaschedule_run_s": ms_out["run_s"],
+        "metaschedule_build_s": ms_out["build_s"],
+        "metaschedule_run_s": ms_out["run_s"],
         "latency_ratio_median": statistics.median(ratios),
-        "latency_ratio_p10_p90": [sorted(ratios)[int(0.1 * (len(ratios) - 1))], sorted(ratios)[int(0.9 * (len(ratios) - 1))]],
-        "compared": len(ratios), "errors": errors,
+        "latency_ratio_p10_p90": [
+            sorted(ratios)[int(0.1 * (len(ratios) - 1))],
+            sorted(ratios)[int(0.9 * (len(ratios) - 1))],
+        ],
+        "compared": len(ratios),
+        "errors": errors,
         # Where msgym's time goes, per candidate: building (+ linking), running (the output check,
         # then the timed repeats), and the kernels' own latency (which bounds any runner).
         "msgym_build_s_mean": statistics.fmean(r.build_s for rs in our_out["results"].values() for r in rs),
         "msgym_run_s_mean": statistics.fmean(r.run_s for rs in our_out["results"].values() for r in rs),
-        "kernel_latency_s_mean": statistics.fmean(r.latency_s for rs in our_out["results"].values() for r in rs if r.ok),
+        "kernel_latency_s_mean": statistics.fmean(
+            r.latency_s for rs in our_out["results"].values() for r in rs if r.ok
+        ),
         "overlap_s_per_candidate": overlap_wall / n,
         "overlap_latency_ratio_median": statistics.median(overlap_ratios),
-        "overlap_latency_ratio_p10_p90": [sorted(overlap_ratios)[int(0.1 * (len(overlap_ratios) - 1))],
-                                          sorted(overlap_ratios)[int(0.9 * (len(overlap_ratios) - 1))]],
-        "cv": cv["cv"], "cv_detail": cv,
-        "lookup_ms_median": our_out["lookup_ms_median"], "lookup_ms_max": our_out["lookup_ms_max"],
+        "overlap_latency_ratio_p10_p90": [
+            sorted(overlap_ratios)[int(0.1 * (len(overlap_ratios) - 1))],
+            sorted(overlap_ratios)[int(0.9 * (len(overlap_ratios) - 1))],
+        ],
+        "cv": cv["cv"],
+        "cv_detail": cv,
+        "lookup_ms_median": our_out["lookup_ms_median"],
+        "lookup_ms_max": our_out["lookup_ms_max"],
         "stock_builder_error": stock_error,
     }
     print(json.dumps(out, indent=1))

@@ -20,8 +20,8 @@ import time
 import numpy as np
 
 from msgym import features, space
-from msgym.env import ScheduleEnv
-from msgym.measure import MeasureResult, Measurer
+from msgym.envs.schedule_env import ScheduleEnv
+from msgym.measure import MeasureResult
 
 SPENT = {"features": [0, 0.0], "probes": [0, 0.0]}  # calls, seconds
 
@@ -34,19 +34,20 @@ def _timed(name, fn):
         finally:
             SPENT[name][0] += 1
             SPENT[name][1] += time.perf_counter() - t0
+
     return wrapper
 
 
 # Where the time goes: TIR feature extraction and compute-location probing, counted separately.
-features.program_features = _timed("features", features.program_features)
+features.StoreFeatures.aggregate = _timed("features", features.StoreFeatures.aggregate)
 space.probe_compute_locations = _timed("probes", space.probe_compute_locations)
 
 
-class NotMeasured(Measurer):
+class NotMeasured:
     """Answers every request at once: this benchmark times steps, not kernels."""
 
-    def measure_candidates(self, task, spaces, candidates, remeasure=False):
-        return [MeasureResult(error="not measured in this benchmark") for _ in candidates]
+    def measure_programs(self, task, requests, use_cache=True):
+        return [MeasureResult(error="not measured in this benchmark") for _ in requests]
 
 
 def bench(task: str, observation: str, episodes: int, seed: int) -> dict:
@@ -72,11 +73,18 @@ def bench(task: str, observation: str, episodes: int, seed: int) -> dict:
     env.close()
     ms = sorted(t * 1e3 for t in times)
     return {
-        "task": task, "observation": observation, "episodes": episodes, "steps": len(ms),
-        "median_ms": statistics.median(ms), "mean_ms": statistics.fmean(ms),
-        "p90_ms": ms[int(0.9 * (len(ms) - 1))], "reset_median_ms": statistics.median(resets) * 1e3,
-        "feature_extractions": SPENT["features"][0], "feature_ms_per_step": SPENT["features"][1] * 1e3 / len(ms),
-        "probe_calls": SPENT["probes"][0], "probe_ms_per_step": SPENT["probes"][1] * 1e3 / len(ms),
+        "task": task,
+        "observation": observation,
+        "episodes": episodes,
+        "steps": len(ms),
+        "median_ms": statistics.median(ms),
+        "mean_ms": statistics.fmean(ms),
+        "p90_ms": ms[int(0.9 * (len(ms) - 1))],
+        "reset_median_ms": statistics.median(resets) * 1e3,
+        "feature_extractions": SPENT["features"][0],
+        "feature_ms_per_step": SPENT["features"][1] * 1e3 / len(ms),
+        "probe_calls": SPENT["probes"][0],
+        "probe_ms_per_step": SPENT["probes"][1] * 1e3 / len(ms),
     }
 
 
@@ -92,14 +100,19 @@ def main() -> None:
         for observation in ("features", "context"):
             row = bench(task, observation, args.episodes, args.seed)
             rows.append(row)
-            print(f"{task:<10} {observation:<9} steps {row['steps']:>5}  median {row['median_ms']:.3f} ms  "
-                  f"mean {row['mean_ms']:.3f} ms  p90 {row['p90_ms']:.3f} ms  reset {row['reset_median_ms']:.2f} ms  "
-                  f"features {row['feature_extractions']} ({row['feature_ms_per_step']:.3f} ms/step)  "
-                  f"probes {row['probe_calls']} ({row['probe_ms_per_step']:.3f} ms/step)",
-                  flush=True)
+            print(
+                f"{task:<10} {observation:<9} steps {row['steps']:>5}  median {row['median_ms']:.3f} ms  "
+                f"mean {row['mean_ms']:.3f} ms  p90 {row['p90_ms']:.3f} ms  reset {row['reset_median_ms']:.2f} ms  "
+                f"features {row['feature_extractions']} ({row['feature_ms_per_step']:.3f} ms/step)  "
+                f"probes {row['probe_calls']} ({row['probe_ms_per_step']:.3f} ms/step)",
+                flush=True,
+            )
     if args.json:
-        out = {"command": " ".join(["python"] + sys.argv), "machine": platform.processor() or platform.machine(),
-               "results": rows}
+        out = {
+            "command": " ".join(["python"] + sys.argv),
+            "machine": platform.processor() or platform.machine(),
+            "results": rows,
+        }
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
 

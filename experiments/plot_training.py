@@ -28,8 +28,11 @@ def main() -> None:
         steps = [int(r["time/total_timesteps"]) for r in rows]
         ax.plot(steps, [float(r["rollout/ep_rew_mean"]) for r in rows])
         kind = "predicted (cost model)" if config["reward"] == "predicted" else "measured"
-        ax.set(title=f"{config['reward']} reward, {len(config['tasks'])} tasks", xlabel="timesteps",
-               ylabel=f"mean episode reward: {kind} log speedup")
+        ax.set(
+            title=f"{config['reward']} reward, {len(config['tasks'])} tasks",
+            xlabel="timesteps",
+            ylabel=f"mean episode reward: {kind} log speedup",
+        )
     fig.tight_layout()
     fig.savefig(args.out, dpi=90)
 

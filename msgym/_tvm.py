@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import tvm
 import tvm_ffi
-from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir import Schedule
+from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.schedule import Trace
 
 __all__ = ["tvm", "ms", "Schedule", "Trace", "load_tensor_intrinsics", "make_target"]
@@ -78,8 +79,10 @@ def make_target(spec: str | dict | tvm.target.Target | None = None) -> tvm.targe
         try:
             spec = json.loads(spec) if spec.lstrip().startswith("{") else {"kind": spec}
         except json.JSONDecodeError as err:
-            raise ValueError(f"target {spec!r} is not valid JSON: {err}; give e.g. 'llvm' or "
-                             '\'{"kind": "llvm", "num-cores": 2}\'') from None
+            raise ValueError(
+                f"target {spec!r} is not valid JSON: {err}; give e.g. 'llvm' or "
+                '\'{"kind": "llvm", "num-cores": 2}\''
+            ) from None
     spec = dict(spec)
     if spec.get("kind") == "llvm" and "mcpu" not in spec:
         spec["mcpu"] = host_cpu()

@@ -7,13 +7,19 @@ import json
 import sys
 from pathlib import Path
 
+from msgym.commands import CONFIG_DIR
+from msgym.measure import Measurer, default_store
+from msgym.search import parse_options
 from msgym.tasks import TaskError
+from msgym.tasks.sets import resolve
+
+TRAIN_CONFIG = CONFIG_DIR / "ppo.yaml"
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
     from msgym.space import design_spaces
-    from msgym.task_sets import resolve
-    from msgym.tasks import BUILTIN_TASKS, get_task, suite_workload
+    from msgym.tasks import BUILTIN_TASKS, get_task
+    from msgym.tasks.builtin import suite_workload
 
     if args.from_torch:
         return _list_model_tasks(args)
@@ -30,7 +36,7 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 
 def _list_model_tasks(args: argparse.Namespace) -> int:
     from msgym.space import design_spaces
-    from msgym.torch_import import import_model, parse_shapes
+    from msgym.tasks.torch_import import import_model, parse_shapes
 
     shapes = parse_shapes(args.input_shape) if args.input_shape else None
     tasks = import_model(args.from_torch, shapes, dtype=args.dtype, target=args.target)
@@ -43,39 +49,57 @@ def _list_model_tasks(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from msgym.records import EpisodeRecord
+    from msgym.envs.records import EpisodeRecord
     from msgym.search import tune
     from msgym.tasks import get_task
 
     task = get_task(args.task, args.target)
     print(f"tuning {task.describe()} with {args.agent} for {args.trials} trials (seed {args.seed})", flush=True)
-    from msgym.search import parse_options
-
-    result = tune(task, args.agent, trials=args.trials, seed=args.seed, logdir=args.logdir,
-                  agent_options=parse_options(args.agent_opt))
+    with _measurer(args) as measurer:
+        result = tune(
+            task,
+            args.agent,
+            trials=args.trials,
+            seed=args.seed,
+            logdir=args.logdir,
+            agent_options=parse_options(args.agent_opt),
+            measurer=measurer,
+        )
     if result.best is None:
         print(f"no valid kernel in {result.trials} trials ({result.errors} errors)")
         return 1
     best: EpisodeRecord = result.best
     print(f"\nbest of {result.trials} trials in {result.wall_s:.1f} s ({result.errors} errors):")
-    print(f"  latency {best.latency_s * 1e3:.3f} ms, {result.best_gflops:.1f} GFLOPS, "
-          f"{best.speedup:.2f}x the unscheduled program")
+    print(
+        f"  latency {best.latency_s * 1e3:.3f} ms, {result.best_gflops:.1f} GFLOPS, "
+        f"{best.speedup:.2f}x the unscheduled program"
+    )
     print(f"  design space {best.space}, decisions {json.dumps(best.decisions)}")
     if result.run_dir:
-        print(f"  run folder {result.run_dir} (tensorboard --logdir {args.logdir}); "
-              f"msgym export {result.run_dir} --database DIR writes it as a TVM database")
+        print(
+            f"  run folder {result.run_dir} (tensorboard --logdir {args.logdir}); "
+            f"msgym export {result.run_dir} --database DIR writes it as a TVM database"
+        )
     if args.show:
         print(best.replay().mod.script())
     return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from msgym import bench
-    from msgym.search import parse_options
+    from msgym.commands import bench
 
-    tasks, agents = _split(args.tasks), _split(args.agents)
-    out = bench.run(tasks, agents, args.trials, args.seeds, args.logdir, args.json,
-                    agent_options=_per_agent(parse_options(args.agent_opt)))
+    tasks, agents = resolve(args.tasks), _split(args.agents)
+    with _measurer(args) as measurer:
+        out = bench.run(
+            tasks,
+            agents,
+            args.trials,
+            args.seeds,
+            args.logdir,
+            args.json,
+            measurer,
+            agent_options=_per_agent(parse_options(args.agent_opt)),
+        )
     print(bench.leaderboard(out))
     stem = str(Path(args.json).with_suffix(""))
     print(f"wrote {args.json}, {stem}.md and {stem}.png")
@@ -83,110 +107,152 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from msgym.measure.database import write_database
-    from msgym.records import EpisodeRecord, load
-    from msgym.tasks import get_task
+    from msgym.commands.export import export_run
 
-    run = Path(args.run)
-    source = run / ("records.jsonl" if args.all else "best.json")
-    if not source.is_file():
-        raise ValueError(f"{source} not found: give a run folder made by msgym tune or msgym bench"
-                         + ("" if args.all else " that found a valid kernel"))
-    records = [r for r in load(source) if r.latency_s] if args.all else \
-        [EpisodeRecord.from_json(json.loads(source.read_text()))]
-    task = get_task(records[0].task, json.loads(records[0].target))
-    write_database(task, args.database, [(r.space, r.decisions, r.latency_s) for r in records])
-    print(f"wrote {len(records)} tuning record(s) of {task.name} to {args.database}; compile with\n"
-          f"  tvm.s_tir.meta_schedule.tir_integration.compile_tir("
-          f"ms.database.JSONDatabase(work_dir={str(args.database)!r}), mod, target)")
+    task, n = export_run(args.run, args.database, args.all)
+    print(
+        f"wrote {n} tuning record(s) of {task.name} to {args.database}; compile with\n"
+        f"  tvm.s_tir.meta_schedule.tir_integration.compile_tir("
+        f"ms.database.JSONDatabase(work_dir={str(args.database)!r}), mod, target)"
+    )
     return 0
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
-    from msgym.collect import collect
-    from msgym.measure import Measurer
+    from msgym.commands.collect import collect
 
-    out = collect(_split(args.tasks), args.per_task, seed=args.seed)
+    with _measurer(args) as measurer:
+        out = collect(args.tasks, args.per_task, measurer, seed=args.seed)
     for name, counts in out.items():
         print(f"{name}: {counts['stored_ok']} successful measurements stored ({counts['measured_now']} new)")
-    print(f"record store: {Measurer.shared().store.path}")
+    print(f"record store: {measurer.store.path}")
     return 0
 
 
 def _cmd_costmodel(args: argparse.Namespace) -> int:
-    from msgym.cost_model import MLPCostModel
-    from msgym.cost_model_eval import evaluate, measured
-    from msgym.measure import Measurer
+    with _measurer(args) as measurer:
+        return _costmodel(args, measurer)
 
-    measurer = Measurer.shared()
+
+def _costmodel(args: argparse.Namespace, measurer: Measurer) -> int:
+    from msgym.cost_models import MLPCostModel
+    from msgym.cost_models.evaluation import evaluate, measured
+
     if args.action == "eval":
-        out = evaluate(_split(args.train), _split(args.test), measurer)
         if args.save:
             raise ValueError("--save is for costmodel train")
+        out = evaluate(resolve(args.train), resolve(args.test), measurer)
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=1))
-        for key in ("mlp_top1", "xgb_top1", "mlp_top5", "xgb_top5", "mlp_pairwise", "xgb_pairwise",
-                    "mlp_train_s", "xgb_train_s", "mlp_predictions_per_s", "score_512_s"):
+        for key in (
+            "mlp_top1",
+            "xgb_top1",
+            "mlp_top5",
+            "xgb_top5",
+            "mlp_pairwise",
+            "xgb_pairwise",
+            "mlp_train_s",
+            "xgb_train_s",
+            "mlp_predictions_per_s",
+            "score_512_s",
+        ):
             print(f"{key:>24} {out[key]:.4g}")
         print(f"wrote {args.json}")
         return 0
-    from msgym.cost_model import task_data
+    from msgym.cost_models import task_data
     from msgym.space import design_spaces
     from msgym.tasks import get_task
 
     if not args.save:
         raise ValueError("costmodel train needs --save PATH.pt")
     data = []
-    for name in _split(args.train):
+    for name in resolve(args.train):
         task = get_task(name)
         data.append(task_data(design_spaces(task), measured(task, measurer), measurer.baseline(task).latency_s))
     model = MLPCostModel()
     fit = model.fit(data)
     model.save(args.save)
-    print(f"trained on {sum(len(d) for d in data)} candidates of {len(data)} task(s): loss "
-          f"{fit['loss_first_epoch']:.4f} -> {fit['loss_last_epoch']:.4f}; saved {args.save}")
+    print(
+        f"trained on {sum(len(d) for d in data)} candidates of {len(data)} task(s): loss "
+        f"{fit['loss_first_epoch']:.4f} -> {fit['loss_last_epoch']:.4f}; saved {args.save}"
+    )
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from msgym.search import parse_options
-    from msgym.train import train
+    from msgym.commands.train import train
 
     if args.agent != "ppo":
         raise ValueError(f"msgym train trains ppo (got --agent {args.agent!r})")
-    out = train(args.tasks, args.timesteps, n_envs=args.n_envs, reward=args.reward, cost_model=args.cost_model,
-                logdir=args.logdir, save=args.save, seed=args.seed, config=args.config,
-                overrides=parse_options(args.hp, "hyperparameter"), init=args.init, resume=args.resume)
-    print(f"trained {out['timesteps']} timesteps on {len(out['tasks'])} task(s) in {out['train_wall_s']:.0f} s; "
-          f"policy {out['policy']} (metadata beside it); logs {out['run_dir']}")
+    out = train(
+        args.tasks,
+        args.timesteps,
+        n_envs=args.n_envs,
+        reward=args.reward,
+        cost_model=args.cost_model,
+        runner=args.runner,
+        logdir=args.logdir,
+        save=args.save,
+        seed=args.seed,
+        config=args.config,
+        overrides=parse_options(args.hp, "hyperparameter"),
+        init=args.init,
+        resume=args.resume,
+    )
+    print(
+        f"trained {out['timesteps']} timesteps on {len(out['tasks'])} task(s) in {out['train_wall_s']:.0f} s; "
+        f"policy {out['policy']} (metadata beside it); logs {out['run_dir']}"
+    )
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from msgym import evaluate
-    from msgym.search import parse_options
+    from msgym.commands import evaluate
 
-    out = evaluate.run(args.policy, args.tasks, args.trials, args.seeds, args.logdir, args.json,
-                       reference_trials=args.reference_trials, agents=_split(args.agents) if args.agents else None,
-                       agent_options=_per_agent(parse_options(args.agent_opt)))
+    with _measurer(args) as measurer:
+        out = evaluate.run(
+            args.policy,
+            args.tasks,
+            args.trials,
+            args.seeds,
+            args.logdir,
+            args.json,
+            measurer,
+            reference_trials=args.reference_trials,
+            agents=_split(args.agents) if args.agents else None,
+            agent_options=_per_agent(parse_options(args.agent_opt)),
+        )
     print(evaluate.table(out))
     print(f"wrote {args.json} and {Path(args.json).with_suffix('.md')}")
     return 0
 
 
 def _cmd_tune_model(args: argparse.Namespace) -> int:
-    from msgym.search import parse_options
-    from msgym.torch_import import parse_shapes
-    from msgym.tune_model import tune_model
+    from msgym.commands.tune_model import tune_model
+    from msgym.tasks.torch_import import parse_shapes
 
     shapes = parse_shapes(args.input_shape) if args.input_shape else None
-    out = tune_model(args.model, shapes, agent=args.agent, trials=args.trials, seed=args.seed,
-                     with_metaschedule=args.with_metaschedule, agent_options=parse_options(args.agent_opt))
-    print(f"{out['model']} ({out['input_shapes']}), {args.trials} trials over "
-          f"{sum(1 for t in out['tasks'] if t['trials'])} tasks with {args.agent}:")
-    for label, key in (("PyTorch eager", "pytorch_eager_s"), ("TVM untuned", "tvm_untuned_s"),
-                       (f"TVM tuned by msgym ({args.agent})", "tvm_msgym_s"),
-                       ("TVM tuned by MetaSchedule", "tvm_metaschedule_s")):
+    with _measurer(args) as measurer:
+        out = tune_model(
+            args.model,
+            measurer,
+            shapes,
+            agent=args.agent,
+            trials=args.trials,
+            seed=args.seed,
+            with_metaschedule=args.with_metaschedule,
+            agent_options=parse_options(args.agent_opt),
+        )
+    print(
+        f"{out['model']} ({out['input_shapes']}), {args.trials} trials over "
+        f"{sum(1 for t in out['tasks'] if t['trials'])} tasks with {args.agent}:"
+    )
+    for label, key in (
+        ("PyTorch eager", "pytorch_eager_s"),
+        ("TVM untuned", "tvm_untuned_s"),
+        (f"TVM tuned by msgym ({args.agent})", "tvm_msgym_s"),
+        ("TVM tuned by MetaSchedule", "tvm_metaschedule_s"),
+    ):
         if key in out:
             print(f"  {label:<36} {out[key] * 1e3:8.3f} ms")
     if args.json:
@@ -194,6 +260,11 @@ def _cmd_tune_model(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(out, indent=1))
         print(f"wrote {args.json}")
     return 0
+
+
+def _measurer(args: argparse.Namespace) -> Measurer:
+    """The command's measurer (closed when the command ends): the default record store."""
+    return Measurer(runner=args.runner, store=default_store())
 
 
 def _per_agent(options: dict) -> dict[str, dict]:
@@ -215,18 +286,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msgym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     target_help = 'TVM target: "llvm" (this CPU, the default) or a JSON dict'
-    agent_opt_help = ("an option of the agent, repeatable: e.g. population=32 (evolutionary), "
-                      "policy=runs/RUN/policy.zip (ppo), num_trials_per_iter=16 (metaschedule)")
+    tasks_help = "a task set (msgym tasks --set), a file listing tasks, or comma-separated tasks T1,T2"
+    agent_opt_help = (
+        "an option of the agent, repeatable: e.g. population=32 (evolutionary), "
+        "policy=runs/RUN/policy.zip (ppo), num_trials_per_iter=16 (metaschedule)"
+    )
 
     p = sub.add_parser("tasks", help="list tasks with FLOPs and design-space size")
     p.add_argument("task", nargs="*", help="tasks to list (default: the built-in suite)")
-    p.add_argument("--from-torch", metavar="MODEL", help="list the tuning tasks of a PyTorch model: a built-in "
-                   "(resnet-block, mobilenet-block, transformer-layer) or path/to/file.py:NAME")
-    p.add_argument("--input-shape", action="append", help="with --from-torch: an input shape, e.g. 1,3,224,224 "
-                   "(repeat for several inputs; built-in models have defaults)")
+    p.add_argument(
+        "--from-torch",
+        metavar="MODEL",
+        help="list the tuning tasks of a PyTorch model: a built-in "
+        "(resnet-block, mobilenet-block, transformer-layer) or path/to/file.py:NAME",
+    )
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        help="with --from-torch: an input shape, e.g. 1,3,224,224 "
+        "(repeat for several inputs; built-in models have defaults)",
+    )
     p.add_argument("--dtype", default="float32", help="with --from-torch: the inputs' dtype")
-    p.add_argument("--set", help="list a task set (train, test, tiny-train, tiny-test), a file listing tasks, "
-                   "or comma-separated tasks")
+    p.add_argument(
+        "--set",
+        help="list a task set (train, test, tiny-train, tiny-test), a file listing tasks, or comma-separated tasks",
+    )
     p.add_argument("--target", default=None, help=target_help)
     p.set_defaults(func=_cmd_tasks)
 
@@ -242,15 +326,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_tune)
 
     p = sub.add_parser("bench", help="every agent on every task and seed, equal trial budgets")
-    p.add_argument("--tasks", required=True, help="comma-separated tasks")
+    p.add_argument("--tasks", required=True, help=tasks_help)
     p.add_argument("--agents", default="random,evolutionary", help="comma-separated agents")
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..K-1 for each task and agent")
     p.add_argument("--logdir", default="runs")
-    p.add_argument("--json", required=True, help="results JSON; the .md leaderboard and .png plot go beside it; "
-                   "runs already in it are kept (an interrupted bench resumes)")
-    p.add_argument("--agent-opt", action="append", metavar="AGENT.KEY=VALUE",
-                   help="an option of one agent, repeatable: e.g. ppo.ent_coef=0.02")
+    p.add_argument(
+        "--json",
+        required=True,
+        help="results JSON; the .md leaderboard and .png plot go beside it; "
+        "runs already in it are kept (an interrupted bench resumes)",
+    )
+    p.add_argument(
+        "--agent-opt",
+        action="append",
+        metavar="AGENT.KEY=VALUE",
+        help="an option of one agent, repeatable: e.g. ppo.ent_coef=0.02",
+    )
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("export", help="write a run's best schedule (or all its records) as a TVM database")
@@ -260,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("collect", help="measure a diverse set of candidates per task (for cost models); resumable")
-    p.add_argument("--tasks", required=True, help="comma-separated tasks")
+    p.add_argument("--tasks", required=True, help=tasks_help)
     p.add_argument("--per-task", type=int, default=128, help="candidates per task: half random, half evolved")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_collect)
@@ -275,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--logdir", default="runs")
     p.add_argument("--save", help="where to save the policy (default: RUN_DIR/policy.zip)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--config", help="hyperparameter file (default experiments/configs/ppo.yaml)")
+    p.add_argument("--config", help=f"hyperparameter file (default: {TRAIN_CONFIG}, shipped with msgym)")
     p.add_argument("--hp", action="append", metavar="KEY=VALUE", help="override a hyperparameter, repeatable")
     p.add_argument("--init", help="start from a saved policy (e.g. pretrained on predicted rewards)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
@@ -288,8 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agent-opt", action="append", metavar="KEY=VALUE", help=agent_opt_help)
     p.add_argument("--trials", type=int, default=64, help="total trials, spread over the model's tasks")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--with-metaschedule", action="store_true",
-                   help="also MetaSchedule's own tune_relax/compile_relax at the same total trials")
+    p.add_argument(
+        "--with-metaschedule",
+        action="store_true",
+        help="also MetaSchedule's own tune_relax/compile_relax at the same total trials",
+    )
     p.add_argument("--json", help="write the figures here")
     p.set_defaults(func=_cmd_tune_model)
 
@@ -299,23 +394,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--logdir", default="runs")
-    p.add_argument("--json", required=True, help="results JSON (an interrupted eval resumes from it); the .md beside it")
-    p.add_argument("--agents", default=None, help="comma-separated agents to compare (default: ppo-pretrained, "
-                   "ppo, random, evolutionary, metaschedule)")
-    p.add_argument("--agent-opt", action="append", metavar="AGENT.KEY=VALUE",
-                   help="an option of one agent, repeatable: e.g. evolutionary.cost_model=xgb")
-    p.add_argument("--reference-trials", type=int, default=0,
-                   help="also find MetaSchedule's best after this many trials per task (cached) and count the "
-                        "measurements each agent needs to come within 1.10x of it (512 in the issue; slow)")
+    p.add_argument(
+        "--json", required=True, help="results JSON (an interrupted eval resumes from it); the .md beside it"
+    )
+    p.add_argument(
+        "--agents",
+        default=None,
+        help="comma-separated agents to compare (default: ppo-pretrained, ppo, random, evolutionary, metaschedule)",
+    )
+    p.add_argument(
+        "--agent-opt",
+        action="append",
+        metavar="AGENT.KEY=VALUE",
+        help="an option of one agent, repeatable: e.g. evolutionary.cost_model=xgb",
+    )
+    p.add_argument(
+        "--reference-trials",
+        type=int,
+        default=0,
+        help="also find MetaSchedule's best after this many trials per task (cached) and count the "
+        "measurements each agent needs to come within 1.10x of it (512 in the issue; slow)",
+    )
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("costmodel", help="train the MLP cost model, or evaluate it against XGBoost on held-out tasks")
     p.add_argument("action", choices=["train", "eval"])
-    p.add_argument("--train", required=True, help="comma-separated tasks to train on (measured: msgym collect)")
-    p.add_argument("--test", default="", help="eval: comma-separated held-out tasks")
+    p.add_argument("--train", required=True, help="tasks to train on (measured: msgym collect): " + tasks_help)
+    p.add_argument("--test", default="", help="eval: held-out tasks: " + tasks_help)
     p.add_argument("--json", default="runs/costmodel.json", help="eval: where to write the figures")
     p.add_argument("--save", help="train: where to save the MLP (.pt); use it as cost_model=PATH")
     p.set_defaults(func=_cmd_costmodel)
+    for name, p in sub.choices.items():
+        if name not in ("tasks", "export"):
+            p.add_argument(
+                "--runner",
+                default="local",
+                help="where kernels run: local (this machine), "
+                "rpc://HOST:PORT/KEY (TVM's RPC tracker), or fake (nothing is built or run; latencies "
+                "are made up from each program: for trying commands out, never for figures)",
+            )
     return parser
 
 
@@ -323,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (TaskError, ValueError) as err:
+    except (TaskError, ValueError) as err:  # RunnerError and CostModelError are ValueErrors
         print(f"msgym: error: {err}", file=sys.stderr)
         return 2
 

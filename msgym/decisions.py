@@ -15,12 +15,26 @@ import math
 from typing import Any
 
 __all__ = [
-    "DecisionSpec", "TileSpec", "PartitionedTileSpec", "CategoricalSpec", "LocationSpec",
-    "SpaceChoiceSpec", "KINDS", "all_values", "count_values", "divisors",
+    "DecisionSpec",
+    "TileSpec",
+    "PartitionedTileSpec",
+    "CategoricalSpec",
+    "LocationSpec",
+    "SpaceChoiceSpec",
+    "DECISION_KINDS",
+    "all_values",
+    "count_values",
+    "divisors",
 ]
 
 # Order fixes the one-hot position of each kind in observations: append, never reorder.
-KINDS = ("DesignSpace", "SamplePerfectTile", "SamplePartitionedTile", "SampleCategorical", "SampleComputeLocation")
+DECISION_KINDS = (
+    "DesignSpace",
+    "SamplePerfectTile",
+    "SamplePartitionedTile",
+    "SampleCategorical",
+    "SampleComputeLocation",
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -144,7 +158,7 @@ class PartitionedTileSpec(_TileBase):
         def walk(prefix: tuple[int, ...], rem: int) -> None:
             if len(prefix) == self.n - 1:
                 tiling = (*prefix, rem)
-                if math.prod(tiling[self.partition_pos:]) % self.innerpart_factor == 0:
+                if math.prod(tiling[self.partition_pos :]) % self.innerpart_factor == 0:
                     out.append(tiling)
                 return
             for d in divisors(rem):
@@ -209,7 +223,8 @@ def all_values(spec: DecisionSpec) -> list[Any]:
 def count_values(spec: DecisionSpec) -> int:
     """How many decisions are reachable, without listing them (tiles can have many)."""
     if isinstance(spec, TileSpec) and spec.loop_extent is not None:
-        @functools.lru_cache(maxsize=None)
+
+        @functools.cache
         def count(rem: int, j: int) -> int:
             if j == spec.n_sub_steps:
                 return 1

@@ -1,65 +1,51 @@
-"""Observations: TIR features of the program so far, plus the context of the pending decision.
+"""TIR features of programs: MetaSchedule's per-store features, extracted in one place.
 
-Layout (float32, fixed size for a given ``n_actions``), the same meaning on every task:
-
-* program (329): MetaSchedule's per-store features (164 per buffer store, already log-scaled by
-  TVM) of the program under the decisions made so far, as mean and max over the stores, then
-  log2(1 + number of stores). Zeros in the context-only observation.
-* context (14): one-hot decision kind (5, see ``decisions.KINDS``); decision index / decisions in
-  the space; sub-step / sub-steps of the decision; log2(1 + loop extent); log2(1 + extent left to
-  split); log2(1 + number of options); page level / levels; log2(1 + sub-steps); episode done
-  flag; design spaces / 16.
-* options (n_actions): a signed log2(1 + |label|) per action slot: the tile factor, categorical
-  value or compute-location index it picks (for a paged choice, the first option of its page).
-* mask (n_actions): 1 for valid actions (the same as ``action_masks()``).
+One row of 164 numbers per buffer store (loop structure, memory access, arithmetic), already
+log-scaled by TVM. The environment's observation aggregates them (``aggregate``); the cost models
+read the rows of final programs (``rows``). A ``StoreFeatures`` holds one TVM extractor; whoever
+needs features owns one (each ``DesignSpaces`` has one), so there is no process-wide extractor.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from msgym._tvm import ms
-from msgym.decisions import KINDS
+
+__all__ = ["PER_STORE", "PROGRAM_DIM", "StoreFeatures", "measure_candidate"]
 
 PER_STORE = 164
-PROGRAM_DIM = 2 * PER_STORE + 1
-CONTEXT_DIM = len(KINDS) + 9
-BOUND = 1e4  # observations are clipped to [-BOUND, BOUND]
-
-_EXTRACTOR = None
+PROGRAM_DIM = 2 * PER_STORE + 1  # mean and max over stores, then log2(1 + number of stores)
 
 
-def observation_size(n_actions: int) -> int:
-    return PROGRAM_DIM + CONTEXT_DIM + 2 * n_actions
-
-
-def program_features(context: ms.TuneContext, sch) -> np.ndarray:
-    """Aggregated per-store features of a (possibly partly scheduled) program."""
-    global _EXTRACTOR
-    if _EXTRACTOR is None:
-        _EXTRACTOR = ms.feature_extractor.PerStoreFeature()
+def measure_candidate(sch: Any) -> Any:
+    """A program as MetaSchedule's ``MeasureCandidate`` (what its feature extractor reads)."""
     from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 
-    candidate = ms.MeasureCandidate(sch, ArgInfo.from_prim_func(sch.mod["main"]))
-    rows = _EXTRACTOR.extract_from(context, [candidate])[0].numpy()
-    if rows.size == 0:
-        return np.zeros(PROGRAM_DIM, dtype=np.float32)
-    out = np.concatenate([rows.mean(axis=0), rows.max(axis=0), [np.log2(1 + rows.shape[0])]])
-    return _clean(out)
+    return ms.MeasureCandidate(sch, ArgInfo.from_prim_func(sch.mod["main"]))
 
 
-def signed_log2(values) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64)
-    return np.sign(v) * np.log2(1 + np.abs(v))
+class StoreFeatures:
+    """Per-store feature rows of programs of one task (``context``: the task's TuneContext)."""
 
+    def __init__(self) -> None:
+        self.extractor = ms.feature_extractor.PerStoreFeature()
 
-def _clean(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.nan_to_num(x, nan=0.0, posinf=BOUND, neginf=-BOUND), -BOUND, BOUND).astype(np.float32)
+    def rows(self, context: Any, candidates: Sequence[Any]) -> list[np.ndarray]:
+        """n_stores x 164 float32 rows of each MeasureCandidate; one zero row for a None."""
+        valid = [mc for mc in candidates if mc is not None]
+        rows = iter(self.extractor.extract_from(context, valid)) if valid else iter(())
+        return [
+            np.asarray(next(rows).numpy(), dtype=np.float32) if mc is not None else np.zeros((1, PER_STORE), np.float32)
+            for mc in candidates
+        ]
 
-
-def assemble(program: np.ndarray, context: np.ndarray, labels: list[float], mask: np.ndarray) -> np.ndarray:
-    """Concatenate the four parts; ``labels`` may be shorter than the mask (unused slots are 0)."""
-    n = mask.shape[0]
-    opts = np.zeros(n, dtype=np.float64)
-    opts[: len(labels)] = signed_log2(labels)
-    return _clean(np.concatenate([program, context, opts, mask.astype(np.float64)]))
+    def aggregate(self, context: Any, sch: Any) -> np.ndarray:
+        """One vector (PROGRAM_DIM, float64) of a possibly partly scheduled program."""
+        rows = self.extractor.extract_from(context, [measure_candidate(sch)])[0].numpy()
+        if rows.size == 0:
+            return np.zeros(PROGRAM_DIM)
+        return np.concatenate([rows.mean(axis=0), rows.max(axis=0), [np.log2(1 + rows.shape[0])]])

@@ -13,22 +13,29 @@ a replay of the prefix.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import math
 import queue
 import threading
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any
 
 import tvm_ffi
 
 from msgym._tvm import Schedule, Trace, load_tensor_intrinsics, ms, tvm
 from msgym.decisions import (
-    CategoricalSpec, DecisionSpec, LocationSpec, PartitionedTileSpec, SpaceChoiceSpec, TileSpec, count_values,
+    CategoricalSpec,
+    DecisionSpec,
+    LocationSpec,
+    PartitionedTileSpec,
+    SpaceChoiceSpec,
+    TileSpec,
+    count_values,
 )
+from msgym.features import StoreFeatures
 from msgym.tasks import Task
 
-__all__ = ["DesignSpaces", "Rollout", "UnsupportedDecision", "InvalidCandidate", "design_spaces"]
+__all__ = ["Candidate", "DesignSpaces", "Rollout", "UnsupportedDecision", "InvalidCandidate", "design_spaces"]
 
 SUPPORTED = ("SamplePerfectTile", "SamplePartitionedTile", "SampleCategorical", "SampleComputeLocation")
 
@@ -43,6 +50,21 @@ class InvalidCandidate(RuntimeError):
 
 class _Abort(Exception):
     pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """A point of a task's design space: which space, and one decision per sampling instruction."""
+
+    space: int
+    decisions: tuple
+
+    @classmethod
+    def of(cls, space: int, decisions: list[Any]) -> "Candidate":
+        return cls(space, freeze_decisions(decisions))
+
+    def decision_list(self) -> list[Any]:
+        return [list(d) if isinstance(d, tuple) else d for d in self.decisions]
 
 
 def probe_compute_locations(sch: Schedule, block_rv: Any) -> tuple[int, ...]:
@@ -87,8 +109,12 @@ class DesignSpaces:
         load_tensor_intrinsics()
         self.task = task
         self.context = ms.TuneContext(
-            mod=task.mod, target=task.target, space_generator="post-order-apply",
-            rand_state=seed, num_threads=1, task_name=task.name,
+            mod=task.mod,
+            target=task.target,
+            space_generator="post-order-apply",
+            rand_state=seed,
+            num_threads=1,
+            task_name=task.name,
         )
         self.traces: list[Trace] = [sch.trace for sch in self.context.generate_design_space()]
         self.postprocs = list(self.context.space_generator.postprocs)
@@ -102,6 +128,7 @@ class DesignSpaces:
                     )
         # Valid compute locations given a decision prefix: deterministic, and probing is slow.
         self.location_cache = LRU(16384)
+        self.features = StoreFeatures()  # TIR features of this task's programs (observations, cost models)
 
     @functools.cached_property
     def unscheduled(self) -> Schedule:
@@ -155,8 +182,9 @@ class DesignSpaces:
     def rollout(self, space: int | None = None) -> "Rollout":
         return Rollout(self, space)
 
-    def sample(self, rng: Any, space: int | None = None, preferred: "list[Any] | None" = None
-               ) -> "tuple[int, list] | None":
+    def sample(
+        self, rng: Any, space: int | None = None, preferred: "list[Any] | None" = None
+    ) -> "tuple[int, list] | None":
         """One walk: decision k takes ``preferred[k]`` where that is still valid, and otherwise
         every sub-step picks uniformly (``rng.choice``) among the valid options. Returns
         (design space, decisions), or None if TVM's replay failed on the way. With ``preferred``
@@ -344,11 +372,22 @@ class Rollout:
     def _spec_for(self, inst: Any, inputs: list, attrs: list, default: Any) -> DecisionSpec:
         kind = inst.kind.name
         if kind == "SamplePerfectTile":
-            return TileSpec(kind=kind, default=default, loop_extent=self._extent(inputs[0]),
-                            n=int(attrs[0]), max_innermost_factor=int(attrs[1]))
+            return TileSpec(
+                kind=kind,
+                default=default,
+                loop_extent=self._extent(inputs[0]),
+                n=int(attrs[0]),
+                max_innermost_factor=int(attrs[1]),
+            )
         if kind == "SamplePartitionedTile":
-            return PartitionedTileSpec(kind=kind, default=default, loop_extent=self._extent(inputs[0]),
-                                       n=int(attrs[0]), partition_pos=int(attrs[1]), innerpart_factor=int(attrs[2]))
+            return PartitionedTileSpec(
+                kind=kind,
+                default=default,
+                loop_extent=self._extent(inputs[0]),
+                n=int(attrs[0]),
+                partition_pos=int(attrs[1]),
+                innerpart_factor=int(attrs[2]),
+            )
         if kind == "SampleCategorical":
             return CategoricalSpec(kind=kind, default=default, candidates=tuple(int(c) for c in attrs[0]))
         key = (self.space, freeze_decisions(self.decisions))

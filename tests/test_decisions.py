@@ -6,7 +6,13 @@ import math
 import pytest
 
 from msgym.decisions import (
-    CategoricalSpec, LocationSpec, PartitionedTileSpec, TileSpec, all_values, count_values, divisors,
+    CategoricalSpec,
+    LocationSpec,
+    PartitionedTileSpec,
+    TileSpec,
+    all_values,
+    count_values,
+    divisors,
 )
 
 
@@ -37,8 +43,14 @@ def test_every_offered_tile_factor_can_be_completed():
 @pytest.mark.parametrize("pos,factor", [(0, 1), (1, 2), (2, 4), (1, 3)])
 def test_partitioned_tile_matches_brute_force(pos, factor):
     for extent in (8, 12, 24, 7):
-        spec = PartitionedTileSpec(kind="SamplePartitionedTile", default=None, loop_extent=extent, n=3,
-                                   partition_pos=pos, innerpart_factor=factor)
+        spec = PartitionedTileSpec(
+            kind="SamplePartitionedTile",
+            default=None,
+            loop_extent=extent,
+            n=3,
+            partition_pos=pos,
+            innerpart_factor=factor,
+        )
         if extent % factor:
             assert spec.n_sub_steps == 0 and spec.value(()) == [-1, 1, 1]
             continue

@@ -4,12 +4,12 @@ import random
 
 import pytest
 import tvm_ffi
+from conftest import ODD_ADD, ODD_MATMUL
 
 from msgym import space as space_mod
 from msgym.decisions import LocationSpec, TileSpec, all_values
 from msgym.space import DesignSpaces, InvalidCandidate, UnsupportedDecision, design_spaces
 from msgym.tasks import get_task
-from conftest import ODD_ADD, ODD_MATMUL
 
 
 class _Stop(Exception):
@@ -74,6 +74,7 @@ def test_tile_options_match_the_loop_extent_tvm_reports():
         if isinstance(ro.spec, TileSpec):
             seen.append(ro.spec.loop_extent)
             assert {tuple(v) for v in all_values(ro.spec)}  # non-empty
+
     walk(spaces, random.Random(0), check, space=0)
     assert sorted(set(seen)) == [29, 37, 53]
 

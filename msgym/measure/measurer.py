@@ -21,6 +21,11 @@ Policy (documented for the 2-core machines this project runs on):
 * Every result is cached (key: task fingerprint, target, design space, decisions) and, with a
   ``store``, appended to a JSON-lines file as soon as it is known; a new measurer on the same store
   starts with every stored result cached.
+* It takes programs, not design-space points: a ``ProgramRequest`` names what the result is of
+  (the cache key) and makes the program when it is needed (``msgym.envs.outcome`` makes them
+  from candidates).
+* Whoever makes a measurer closes it (``with Measurer(...) as m:``): it owns two processes and a
+  temporary folder. ``runner="fake"`` builds and runs nothing (tests of everything else).
 """
 
 from __future__ import annotations
@@ -33,19 +38,42 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from msgym._tvm import structural_key, tvm
 from msgym.measure import runners
 from msgym.measure.process import WorkerLost, WorkerProcess
 from msgym.measure.result import MeasureResult, TimingConfig
-from msgym.measure.store import Entry, RecordStore, cache_dir, candidate_key, make_record
+from msgym.measure.store import Entry, RecordStore, cache_dir, candidate_key, default_store, make_record
 from msgym.tasks import Task
 
 REFERENCE_TIMEOUT_S = 900.0  # an unscheduled program (the reference) can be slow
 LOCK_WAIT_S = 3600.0  # how long a run may wait for the machine's run lock (others' kernels)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgramRequest:
+    """A program to measure: what it is of (``space`` and ``decisions``: the cache key; ``space``
+    None for a bare program, whose ``decisions`` is then its fingerprint), and ``make()``, which
+    returns the program (an IRModule), or a string saying why there is none (an error result)."""
+
+    space: int | None
+    decisions: Any
+    make: Callable[[], "tvm.IRModule | str"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasurerSettings:
+    """What makes a measurer, picklable: an environment copied to another process makes its own
+    measurer from these (same store, so measurements are shared through it)."""
+
+    timing: TimingConfig = TimingConfig()
+    runner: str = "local"
+    store: "str | None" = None  # None: the default store in the cache folder
+    overlap: bool | None = None
 
 
 @dataclasses.dataclass
@@ -53,7 +81,7 @@ class _Item:
     key: str
     space: int | None
     decisions: Any
-    program: Callable[[], tvm.IRModule]  # built lazily: replay + postprocessing
+    program: Callable[[], "tvm.IRModule | str"]  # made lazily: replay + postprocessing
     result: MeasureResult | None = None
     path: str | None = None
     build_s: float = 0.0
@@ -62,30 +90,45 @@ class _Item:
 class Measurer:
     """Builds, checks, times and records candidates of tasks."""
 
-    _shared: "Measurer | None" = None
-
-    def __init__(self, timing: TimingConfig | None = None, runner: "str | runners.Runner" = "local",
-                 store: "str | Path | None" = None, overlap: bool | None = None):
+    def __init__(
+        self,
+        timing: TimingConfig | None = None,
+        runner: "str | runners.Runner" = "local",
+        store: "str | Path | None" = None,
+        overlap: bool | None = None,
+    ):
         self.timing = timing or TimingConfig()
         self.runner = runners.create(runner)
         self.runner.check()
-        self.store = RecordStore(store) if store is not None else None
+        self.store = RecordStore(store, fake=self.fake) if store is not None else None
         self.cache: dict[str, Entry] = self.store.load_cache() if self.store else {}
         self.overlap = (os.cpu_count() or 1) > 2 if overlap is None else overlap
         self.builder = WorkerProcess("build")
         self.run_worker = WorkerProcess("run")
-        self._tmp = tempfile.mkdtemp(prefix="msgym-build-")
+        self._tmp: str | None = None  # made at the first build
         self._references: set[str] = set()  # tasks whose reference the current run worker has
         self._baselines: dict[str, MeasureResult] = {}
         self.measured = 0  # candidates actually built and run (cache hits not counted)
 
     @classmethod
-    def shared(cls) -> "Measurer":
-        """One measurer per process: envs and searches share its workers and cache, and every
-        result goes to the record store in the cache folder (``$MSGYM_CACHE_DIR``)."""
-        if cls._shared is None:
-            cls._shared = Measurer(store=cache_dir() / "records.jsonl")
-        return cls._shared
+    def from_settings(cls, settings: MeasurerSettings) -> "Measurer":
+        return cls(settings.timing, settings.runner, settings.store or default_store(), settings.overlap)
+
+    def settings(self) -> MeasurerSettings:
+        return MeasurerSettings(
+            self.timing, str(self.runner), str(self.store.path) if self.store else None, self.overlap
+        )
+
+    @property
+    def fake(self) -> bool:
+        """Nothing is built or run: latencies come from the program's fingerprint (tests)."""
+        return isinstance(self.runner, runners.FakeRunner)
+
+    def __enter__(self) -> "Measurer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     @property
     def worker_restarts(self) -> int:
@@ -98,24 +141,13 @@ class Measurer:
         item = _Item(candidate_key(task.key, None, fingerprint), None, fingerprint, lambda: mod)
         return self._measure_items(task, [item], use_cache)[0]
 
-    def measure_candidates(self, task: Task, spaces: Any, candidates: Iterable[tuple[int, Any]],
-                           remeasure: bool = False) -> list[MeasureResult]:
-        """Measure (design space, decisions) candidates of ``task``; cached ones are not re-run.
-
-        A candidate whose program cannot be made (a failed postprocessor) is an error result.
-        """
-        from msgym.space import InvalidCandidate
-
-        def program(space: int, decisions: Any) -> Callable[[], Any]:
-            def make() -> Any:
-                try:
-                    return spaces.program(space, decisions).mod
-                except InvalidCandidate as err:
-                    return MeasureResult(error=str(err))
-            return make
-
-        items = [_Item(candidate_key(task.key, s, d), s, d, program(s, d)) for s, d in candidates]
-        return self._measure_items(task, items, use_cache=not remeasure)
+    def measure_programs(
+        self, task: Task, requests: Iterable[ProgramRequest], use_cache: bool = True
+    ) -> list[MeasureResult]:
+        """Measure programs of ``task``; cached ones are not re-run (unless ``use_cache`` is False).
+        A request whose program cannot be made is an error result."""
+        items = [_Item(candidate_key(task.key, r.space, r.decisions), r.space, r.decisions, r.make) for r in requests]
+        return self._measure_items(task, items, use_cache)
 
     def lookup(self, task: Task, space: int, decisions: Any) -> MeasureResult | None:
         entry = self.cache.get(candidate_key(task.key, space, decisions))
@@ -125,8 +157,9 @@ class Measurer:
         """Every cached candidate measurement of ``task`` (bare programs excluded)."""
         return [e for e in self.cache.values() if e.task_key == task.key and e.space is not None]
 
-    def record(self, task: Task, space: "int | None", decisions: Any, result: MeasureResult,
-               runner: str = "imported") -> None:
+    def record(
+        self, task: Task, space: "int | None", decisions: Any, result: MeasureResult, runner: str = "imported"
+    ) -> None:
         """Cache and store a result (measured here, or elsewhere: e.g. a TVM database's)."""
         key = candidate_key(task.key, space, decisions)
         self.cache[key] = Entry(task.key, space, decisions, result)
@@ -137,13 +170,20 @@ class Measurer:
         """The unscheduled program's latency: what speedups are relative to (cached on disk)."""
         if task.key in self._baselines:
             return self._baselines[task.key]
+        if self.fake:  # never stored, never counted: a fake latency must not pass for a measured one
+            self._baselines[task.key] = self.runner.measure(task.mod)
+            return self._baselines[task.key]
         path = cache_dir() / "baselines.json"
         stored = json.loads(path.read_text()) if path.exists() else {}
         if task.key in stored:
             result = MeasureResult.from_json(stored[task.key])
         else:
-            saved, self.timing = self.timing, dataclasses.replace(
-                self.timing, repeat=3, run_timeout_s=max(self.timing.run_timeout_s, REFERENCE_TIMEOUT_S))
+            saved, self.timing = (
+                self.timing,
+                dataclasses.replace(
+                    self.timing, repeat=3, run_timeout_s=max(self.timing.run_timeout_s, REFERENCE_TIMEOUT_S)
+                ),
+            )
             try:
                 result = self.measure(task, task.mod, use_cache=False)
             finally:
@@ -161,9 +201,9 @@ class Measurer:
     def close(self) -> None:
         self.builder.close()
         self.run_worker.close()
-        shutil.rmtree(self._tmp, ignore_errors=True)
-        if Measurer._shared is self:
-            Measurer._shared = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
     # ------------------------------------------------------------------------------ the pipeline
     def _measure_items(self, task: Task, items: list[_Item], use_cache: bool) -> list[MeasureResult]:
@@ -175,6 +215,12 @@ class Measurer:
                 item.result = self.cache[item.key].result
             else:
                 to_build.append(item)
+        if self.fake:
+            while to_build:
+                item = to_build.popleft()
+                mod = item.program()
+                self._finish(task, item, MeasureResult(error=mod) if isinstance(mod, str) else self.runner.measure(mod))
+            return [item.result for item in items]
         to_run: collections.deque = collections.deque()
         while to_build or to_run or self.builder.busy or self.run_worker.busy:
             if self._start_build(task, to_build) or self._start_run(task, to_run):
@@ -192,12 +238,15 @@ class Measurer:
             return False
         item = to_build.popleft()
         mod = item.program()
-        if isinstance(mod, MeasureResult):  # no program: an invalid candidate
-            self._finish(task, item, mod)
+        if isinstance(mod, str):  # no program: an invalid candidate
+            self._finish(task, item, MeasureResult(error=mod))
             return True
+        if self._tmp is None:
+            self._tmp = tempfile.mkdtemp(prefix="msgym-build-")
         item.path = os.path.join(self._tmp, f"{uuid.uuid4().hex}.so")
-        self.builder.submit(("build", tvm.ir.save_json(mod), str(task.target), item.path),
-                            self.timing.build_timeout_s, item)
+        self.builder.submit(
+            ("build", tvm.ir.save_json(mod), str(task.target), item.path), self.timing.build_timeout_s, item
+        )
         return True
 
     def _start_run(self, task: Task, to_run: collections.deque) -> bool:
@@ -206,8 +255,11 @@ class Measurer:
         if not self.run_worker.alive:
             self._references.clear()  # the next job starts a new worker, which has none yet
         if task.key not in self._references:
-            self.run_worker.submit(("reference", task.key, tvm.ir.save_json(task.mod), str(task.target),
-                                    self.timing.seed), REFERENCE_TIMEOUT_S, "reference")
+            self.run_worker.submit(
+                ("reference", task.key, tvm.ir.save_json(task.mod), str(task.target), self.timing.seed),
+                REFERENCE_TIMEOUT_S,
+                "reference",
+            )
             return True
         item = to_run.popleft()
         # Until the worker holds the run lock (it says "started"), it may wait for other processes.

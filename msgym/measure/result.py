@@ -43,9 +43,6 @@ class MeasureResult:
             return 0.0
         return statistics.pstdev(self.repeats) / statistics.fmean(self.repeats)
 
-    def gflops(self, flops: float) -> float:
-        return flops / self.latency_s / 1e9 if self.ok else 0.0
-
     def to_json(self) -> dict:
         return {**dataclasses.asdict(self), "cv": self.cv}
 

@@ -1,6 +1,8 @@
 """Where kernels run: this machine, or devices behind TVM's RPC tracker.
 
 ``create("local")`` or ``create("rpc://HOST:PORT/KEY")``; entry points accept a name or an instance.
+``create("fake")`` runs nothing: a program's latency is a deterministic function of its fingerprint,
+so tests of the env, the agents and the commands run in seconds (never for figures).
 A tracker and servers are TVM's own (``python -m tvm.exec.rpc_tracker`` / ``rpc_server``): see the
 README's "Measuring on other machines".
 """
@@ -9,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Any
 
-__all__ = ["Runner", "LocalRunner", "RPCRunner", "RunnerError", "create"]
+__all__ = ["Runner", "LocalRunner", "RPCRunner", "FakeRunner", "RunnerError", "create"]
 
 
 class RunnerError(ValueError):
@@ -31,6 +34,21 @@ class Runner:
 @dataclasses.dataclass(frozen=True)
 class LocalRunner(Runner):
     name = "local"
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeRunner(Runner):
+    """Builds and runs nothing: latency 0.1-10 ms, a deterministic function of the program."""
+
+    name = "fake"
+
+    def measure(self, mod: Any) -> Any:
+        from msgym._tvm import structural_key
+        from msgym.measure.result import MeasureResult
+
+        fraction = int(structural_key(mod), 16) / 2**64
+        latency = 1e-4 * 100**fraction
+        return MeasureResult(latency_s=latency, repeats=[latency] * 3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,11 +76,15 @@ class RPCRunner(Runner):
         from tvm import rpc
 
         summary = rpc.connect_tracker(self.host, self.port).summary()
-        keys = sorted(set(summary.get("queue_info", {})) |
-                      {s["key"].removeprefix("server:") for s in summary.get("server_info", []) if "key" in s})
+        keys = sorted(
+            set(summary.get("queue_info", {}))
+            | {s["key"].removeprefix("server:") for s in summary.get("server_info", []) if "key" in s}
+        )
         if self.key not in keys:
-            raise RunnerError(f"runner {self}: the tracker at {self.host}:{self.port} has no server with key "
-                              f"{self.key!r}; keys it knows: {keys or 'none'}")
+            raise RunnerError(
+                f"runner {self}: the tracker at {self.host}:{self.port} has no server with key "
+                f"{self.key!r}; keys it knows: {keys or 'none'}"
+            )
 
 
 _RPC = re.compile(r"^rpc://(?P<host>[^:/\s]+):(?P<port>\d+)/(?P<key>[^/\s]+)$")
@@ -71,12 +93,16 @@ _RPC = re.compile(r"^rpc://(?P<host>[^:/\s]+):(?P<port>\d+)/(?P<key>[^/\s]+)$")
 def create(spec: "str | Runner | None" = None) -> Runner:
     if spec is None or spec == "local":
         return LocalRunner()
+    if spec == "fake":
+        return FakeRunner()
     if isinstance(spec, Runner):
         return spec
     match = _RPC.match(str(spec))
     if not match:
-        raise RunnerError(f"runner {spec!r} does not parse; use 'local' or 'rpc://HOST:PORT/KEY' "
-                          "(e.g. rpc://127.0.0.1:9190/rasp4b)")
+        raise RunnerError(
+            f"runner {spec!r} does not parse; use 'local', 'fake' or 'rpc://HOST:PORT/KEY' "
+            "(e.g. rpc://127.0.0.1:9190/rasp4b)"
+        )
     port = int(match["port"])
     if not 0 < port < 65536:
         raise RunnerError(f"runner {spec!r}: port {port} is out of range 1-65535")

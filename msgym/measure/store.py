@@ -25,14 +25,23 @@ def cache_dir() -> Path:
     return path
 
 
+def default_store() -> Path:
+    """The record store measurers use unless told otherwise: ``records.jsonl`` in the cache folder."""
+    return cache_dir() / "records.jsonl"
+
+
 def candidate_key(task_key: str, space: "int | None", decisions: Any) -> str:
     """The cache key of a candidate: task fingerprint (program + target), design space, decisions."""
     return f"{task_key}|{space}|{json.dumps(decisions, separators=(',', ':'))}"
 
 
 class RecordStore:
-    def __init__(self, path: "str | Path"):
+    """``fake``: this store's reader is a fake-runner measurer, which sees only fake results (and a
+    real one never sees them), so a made-up latency can never answer a real request."""
+
+    def __init__(self, path: "str | Path", fake: bool = False):
         self.path = Path(path)
+        self.fake = fake
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._offset = 0  # bytes read so far by load_cache / read_new
 
@@ -63,7 +72,7 @@ class RecordStore:
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut short by a kill: that candidate is simply measured again
-            if "key" in rec:
+            if "key" in rec and (rec.get("runner") == "fake") == self.fake:
                 out[rec["key"]] = Entry.from_record(rec)
         return out
 
@@ -84,10 +93,18 @@ class Entry:
         return cls(rec["task_key"], rec["space"], rec["decisions"], MeasureResult.from_json(rec["result"]))
 
 
-def make_record(key: str, task: Any, space: "int | None", decisions: Any, result: MeasureResult,
-                runner: str, timing: Any) -> dict:
+def make_record(
+    key: str, task: Any, space: "int | None", decisions: Any, result: MeasureResult, runner: str, timing: Any
+) -> dict:
     return {
-        "key": key, "task": task.spec, "task_key": task.key, "target": str(task.target), "space": space,
-        "decisions": decisions, "runner": runner, "timing": dataclasses.asdict(timing),
-        "result": result.to_json(), "time": time.time(),
+        "key": key,
+        "task": task.spec,
+        "task_key": task.key,
+        "target": str(task.target),
+        "space": space,
+        "decisions": decisions,
+        "runner": runner,
+        "timing": dataclasses.asdict(timing),
+        "result": result.to_json(),
+        "time": time.time(),
     }

@@ -15,16 +15,19 @@ import runpy
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
-from typing import Any, Iterator
+from typing import Any
 
 from msgym.measure.result import MeasureResult, TimingConfig
 from msgym.measure.runners import Runner
 
 # Workers never use torch, and ``import tvm`` imports it when installed (5 s instead of 1.7 s):
 # block it so a new worker is ready sooner.
-BOOT = ("import sys; sys.modules['torch'] = None; from multiprocessing.connection import Connection; "
-        "from msgym.measure.worker import main; main(Connection(int(sys.argv[1])))")
+BOOT = (
+    "import sys; sys.modules['torch'] = None; from multiprocessing.connection import Connection; "
+    "from msgym.measure.worker import main; main(Connection(int(sys.argv[1])))"
+)
 
 
 def _link(output: str, objects: list[str], options: Any = None, **kwargs: Any) -> None:
@@ -87,9 +90,11 @@ class Reference:
             close = np.isclose(out, exp, rtol=rtol, atol=atol, equal_nan=True)
             if not close.all():
                 diff = np.abs(out.astype("float64") - exp.astype("float64"))
-                return (f"wrong output: argument {i} ({dtype}) differs from the reference in "
-                        f"{int((~close).sum())} of {exp.size} elements, max abs error {float(np.nanmax(diff)):.3g} "
-                        f"(rtol={rtol}, atol={atol})")
+                return (
+                    f"wrong output: argument {i} ({dtype}) differs from the reference in "
+                    f"{int((~close).sum())} of {exp.size} elements, max abs error {float(np.nanmax(diff)):.3g} "
+                    f"(rtol={rtol}, atol={atol})"
+                )
         return None
 
 
@@ -102,7 +107,8 @@ def _open(runner: Runner, path: str):
     from tvm import rpc
 
     session = rpc.connect_tracker(runner.host, runner.port).request(
-        runner.key, priority=1, session_timeout=int(runner.session_timeout_s))
+        runner.key, priority=1, session_timeout=int(runner.session_timeout_s)
+    )
     session.upload(path)
     lib = session.load_module(os.path.basename(path))
     return lib, session.cpu(), lambda: session.remove(os.path.basename(path))
@@ -129,7 +135,11 @@ def run(ref: Reference, path: str, timing: TimingConfig, runner: Runner) -> Meas
             repeats = _time_slow(func, args, dev, timing.slow_repeat)
         else:
             evaluator = lib.time_evaluator(
-                "main", dev, number=timing.number, repeat=timing.repeat, min_repeat_ms=timing.min_repeat_ms,
+                "main",
+                dev,
+                number=timing.number,
+                repeat=timing.repeat,
+                min_repeat_ms=timing.min_repeat_ms,
                 f_preproc="cache_flush_cpu_non_first_arg" if timing.cache_flush else "",
             )
             repeats = [float(r) for r in evaluator(*args).results]
@@ -200,4 +210,3 @@ def main(conn: Connection) -> None:
 def _last_line(err: BaseException) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     return lines[-1] if lines else ""
-

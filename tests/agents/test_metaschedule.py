@@ -1,13 +1,13 @@
-"""MetaSchedule's own tuner (evolutionary search + XGBoost) driven by msgym's loop and measurer."""
+"""MetaSchedule's own tuner (evolutionary search + XGBoost) driven by msgym's loop and measurer (fake latencies)."""
 
 import pytest
 
 from msgym.search import create, tune
 
 
-def test_runs_metaschedules_search_through_msgyms_measurer(measurer):
+def test_runs_metaschedules_search_through_msgyms_measurer(fake_measurer):
     agent = create("metaschedule", num_trials_per_iter=3, population_size=64)
-    result = tune("gmm-64", agent, trials=7, seed=0, progress=False, measurer=measurer)
+    result = tune("gmm-64", agent, trials=7, seed=0, progress=False, measurer=fake_measurer)
     assert (result.trials, agent.unlocated, result.errors) == (7, 0, 0) and result.best is not None
     assert agent.unlocated == 0  # every MetaSchedule candidate is a point of msgym's design spaces
     records = agent.database.get_all_tuning_records()

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def free_port() -> int:
@@ -23,18 +23,52 @@ def rpc_cluster(key: str, n_servers: int = 2) -> Iterator[int]:
     """Start a tracker and ``n_servers`` servers registered under ``key``; yield the tracker port."""
     port = free_port()
     # Each in its own process group: servers fork workers that must die with them.
-    procs = [subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_tracker", "--host", "127.0.0.1",
-                               "--port", str(port), "--port-end", str(port + 1), "--silent"],
-                              start_new_session=True)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tvm.exec.rpc_tracker",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--port-end",
+                str(port + 1),
+                "--silent",
+            ],
+            start_new_session=True,
+        )
+    ]
     try:
         _wait_for_port(port)
         for _ in range(n_servers):
             sport = free_port()
-            procs.append(subprocess.Popen([
-                sys.executable, "-m", "tvm.exec.rpc_server", "--host", "127.0.0.1", "--port", str(sport),
-                "--port-end", str(sport + 1), "--tracker", f"127.0.0.1:{port}", "--key", key,
-                "--custom-addr", "127.0.0.1", "--silent"], start_new_session=True,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "tvm.exec.rpc_server",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(sport),
+                        "--port-end",
+                        str(sport + 1),
+                        "--tracker",
+                        f"127.0.0.1:{port}",
+                        "--key",
+                        key,
+                        "--custom-addr",
+                        "127.0.0.1",
+                        "--silent",
+                    ],
+                    start_new_session=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         _wait_for_servers(port, key, n_servers)
         yield port
     finally:

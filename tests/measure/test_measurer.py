@@ -4,9 +4,12 @@ import pytest
 import tvm
 from tvm import te
 
+from msgym.envs.outcome import measure_candidates
 from msgym.measure import Measurer, TimingConfig
 from msgym.space import design_spaces
 from msgym.tasks import get_task
+
+pytestmark = pytest.mark.hardware  # real builds and timings
 
 
 def wrong_matmul() -> tvm.IRModule:
@@ -107,7 +110,7 @@ def test_invalid_candidate_is_an_error_result(measurer):
     spaces = design_spaces(task)
     decisions = spaces.default_decisions(0)
     decisions[1] = [3, 1, 1, 1]
-    [result] = measurer.measure_candidates(task, spaces, [(0, decisions)])
+    [result] = measure_candidates(measurer, spaces, [(0, decisions)])
     assert not result.ok and "replaced" in result.error
 
 
@@ -118,9 +121,9 @@ def test_batch_is_measured_once_and_cached(measurer):
     spaces = design_spaces(task)
     cands = spaces.sample_distinct(random.Random(4), 4)
     before = measurer.measured
-    first = measurer.measure_candidates(task, spaces, cands)
+    first = measure_candidates(measurer, spaces, cands)
     assert all(r.ok for r in first) and measurer.measured - before == len(cands)
-    again = measurer.measure_candidates(task, spaces, cands)
+    again = measure_candidates(measurer, spaces, cands)
     assert again == first and measurer.measured - before == len(cands)
     assert measurer.lookup(task, *cands[0]) is first[0]
 
@@ -129,7 +132,6 @@ def test_runs_wait_for_the_machine_wide_run_lock(measurer):
     """A kernel never runs while another process holds the run lock (here: this test)."""
     import fcntl
     import threading
-    import time
 
     from msgym.measure import cache_dir
 
@@ -140,8 +142,9 @@ def test_runs_wait_for_the_machine_wide_run_lock(measurer):
     results = []
     with open(cache_dir() / "run.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        thread = threading.Thread(target=lambda: (results.append(measurer.measure(task, program, use_cache=False)),
-                                                  done.set()))
+        thread = threading.Thread(
+            target=lambda: (results.append(measurer.measure(task, program, use_cache=False)), done.set())
+        )
         thread.start()
         assert not done.wait(3.0), "the kernel ran while another process held the run lock"
         fcntl.flock(lock, fcntl.LOCK_UN)

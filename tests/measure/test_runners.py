@@ -1,12 +1,12 @@
 """Measurement through TVM's RPC tracker and servers (127.0.0.1 only), and bad runner strings."""
 
 import pytest
+from rpc_cluster import free_port, rpc_cluster
 
 from msgym.measure import Measurer, RunnerError, TimingConfig
 from msgym.measure.runners import LocalRunner, RPCRunner, create
 from msgym.space import design_spaces
 from msgym.tasks import get_task
-from rpc_cluster import free_port, rpc_cluster
 
 KEY = "msgym-test"
 
@@ -30,6 +30,7 @@ def test_unreachable_tracker_names_what_was_tried():
         Measurer(runner=f"rpc://127.0.0.1:{port}/{KEY}")
 
 
+@pytest.mark.hardware
 def test_measures_through_a_tracker_and_two_servers_like_local():
     import statistics
 

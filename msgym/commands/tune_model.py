@@ -1,0 +1,214 @@
+"""``msgym tune-model``: tune every task of a PyTorch model and measure what it buys end to end.
+
+The trial budget is spread over the model's tunable tasks (those with more than one candidate)
+like MetaSchedule's gradient task scheduler: first a batch for each task, then each batch goes
+to the task whose tuning could save the most model time, estimated as weight x best latency x
+(1 + its relative improvement over its last batch), so tasks that are heavy or still improving
+get more trials. Everything is measured through the measurement layer (records in its store).
+The best schedule of each task goes into a MetaSchedule database; the model is compiled with it
+(``compile_relax``), its output checked against PyTorch's on the same input, and timed next to
+the untuned TVM build and PyTorch eager on the same CPU threads. ``with_metaschedule`` also runs
+MetaSchedule's own ``tune_relax`` / ``compile_relax`` at the same total trials, side by side.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from msgym._tvm import load_tensor_intrinsics, make_target, ms, tvm
+from msgym.measure import Measurer
+from msgym.search import Search
+from msgym.search.database import write_database
+from msgym.space import design_spaces
+from msgym.tasks.torch_import import import_model, relax_program
+
+RTOL, ATOL = 1e-3, 1e-3
+
+
+def tune_model(
+    spec: str,
+    measurer: Measurer,
+    shapes: "list[tuple[int, ...]] | None" = None,
+    agent: str = "evolutionary",
+    trials: int = 64,
+    seed: int = 0,
+    batch: int = 8,
+    with_metaschedule: bool = False,
+    work_dir: "str | Path | None" = None,
+    progress: bool = True,
+    agent_options: dict | None = None,
+) -> dict:
+    if not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials must be a positive integer, got {trials!r}")
+    key = tuple(tuple(s) for s in shapes) if shapes else None
+    program = relax_program(spec, key)
+    tasks = import_model(spec, shapes)
+    target = tasks[0].task.target if tasks else make_target(None)
+    work_dir = Path(work_dir or tempfile.mkdtemp(prefix="msgym-model-"))
+
+    tunable = [mt for mt in tasks if sum(design_spaces(mt.task).sizes) > 1]
+    t0 = time.perf_counter()
+    searches = {
+        mt.operator: Search(
+            mt.task, agent, trials, seed, measurer=measurer, progress=False, agent_options=agent_options
+        )
+        for mt in tunable
+    }
+    _allocate(tunable, searches, trials, batch, progress)
+    results = {op: s.finish() for op, s in searches.items()}
+    tune_s = time.perf_counter() - t0
+
+    best = [(mt.task, results[mt.operator].best) for mt in tunable if results[mt.operator].best is not None]
+    db_dir = work_dir / "msgym_db"
+    for task, rec in best:
+        write_database(task, db_dir, [(rec.space, rec.decisions, rec.latency_s)])
+    expected = _torch_output(program)
+    out: dict[str, Any] = {
+        "model": program.name,
+        "input_shapes": program.shape_text,
+        "agent": agent,
+        "trials": trials,
+        "tasks": [
+            {
+                "task": mt.task.spec,
+                "weight": mt.weight,
+                "trials": results[mt.operator].trials if mt.operator in results else 0,
+                "best_latency_s": results[mt.operator].best.latency_s
+                if mt.operator in results and results[mt.operator].best
+                else None,
+            }
+            for mt in tasks
+        ],
+        "msgym_tune_s": tune_s,
+        "pytorch_eager_s": _time_torch(program),
+        "tvm_untuned_s": _time_relax(_build_untuned(program.mod, target), program, expected, "untuned"),
+        "tvm_msgym_s": _time_relax(_compile(db_dir, program.mod, target), program, expected, "msgym-tuned"),
+    }
+    if with_metaschedule:
+        t0 = time.perf_counter()
+        db = _metaschedule_tune(program.fused, target, trials, work_dir / "metaschedule", seed)
+        out["metaschedule_tune_s"] = time.perf_counter() - t0
+        out["tvm_metaschedule_s"] = _time_relax(
+            ms.relax_integration.compile_relax(db, program.mod, target, params=None),
+            program,
+            expected,
+            "MetaSchedule-tuned",
+        )
+    return out
+
+
+def _allocate(tunable: list, searches: dict, trials: int, batch: int, progress: bool) -> None:
+    """Spread ``trials`` over the tasks' searches (see the module docstring)."""
+    before: dict[str, float] = {}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=trials, desc="model tasks", unit="trial")
+    total = 0
+    order = sorted(tunable, key=lambda mt: -mt.weight * mt.task.flops)
+    queue = list(order)  # the first round: a batch each, heaviest first
+    while total < trials and tunable:
+        if queue:
+            mt = queue.pop(0)
+        else:
+            live = [m for m in tunable if not searches[m.operator].done]
+            if not live:
+                break
+            mt = max(live, key=lambda m: _priority(m, searches[m.operator], before.get(m.operator)))
+        search = searches[mt.operator]
+        before[mt.operator] = search.best.latency_s if search.best else math.inf
+        n = search.step(min(batch, trials - total))
+        total += n
+        if bar is not None:
+            bar.update(n)
+        if n == 0 and all(searches[m.operator].done for m in tunable):
+            break
+    if bar is not None:
+        bar.close()
+
+
+def _priority(mt: Any, search: Search, before: float | None) -> float:
+    if search.best is None:
+        return math.inf  # nothing valid yet: it needs trials most
+    now = search.best.latency_s
+    improvement = (before - now) / before if before and math.isfinite(before) else 1.0
+    return mt.weight * now * (1.0 + improvement)
+
+
+def _compile(db_dir: Path, mod: tvm.IRModule, target: Any):
+    load_tensor_intrinsics()
+    db = ms.database.JSONDatabase(work_dir=str(db_dir)) if db_dir.exists() else ms.database.MemoryDatabase()
+    return ms.relax_integration.compile_relax(db, mod, target, params=None)
+
+
+def _build_untuned(mod: tvm.IRModule, target: Any):
+    from tvm import relax
+
+    return relax.build(mod, target=target)
+
+
+def _torch_output(program: Any) -> list[np.ndarray]:
+    import torch
+
+    with torch.no_grad():
+        out = program.model(*program.inputs)
+    outs = out if isinstance(out, (tuple, list)) else [out]
+    return [o.numpy() for o in outs]
+
+
+def _time_torch(program: Any, repeat: int = 20) -> float:
+    import torch
+
+    torch.set_num_threads(int(make_target(None).attrs["num-cores"]))
+    with torch.no_grad():
+        for _ in range(3):
+            program.model(*program.inputs)
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            program.model(*program.inputs)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _time_relax(executable: Any, program: Any, expected: list[np.ndarray], label: str) -> float:
+    """Median latency of the compiled model, after checking its output against PyTorch's."""
+    from tvm import relax
+
+    dev = tvm.cpu()
+    vm = relax.VirtualMachine(executable, dev)
+    args = [tvm.runtime.tensor(x.numpy(), dev) for x in program.inputs]
+    out = vm["main"](*args)
+    outs = [out] if hasattr(out, "numpy") else list(out)
+    for i, (got, want) in enumerate(zip(outs, expected)):
+        if not np.allclose(got.numpy(), want, rtol=RTOL, atol=ATOL):
+            err = float(np.max(np.abs(got.numpy() - want)))
+            raise RuntimeError(
+                f"the {label} TVM build of {program.name} computes output {i} wrongly "
+                f"(max abs error {err:.3g} against PyTorch)"
+            )
+    timer = vm.time_evaluator("main", dev, number=1, repeat=20, min_repeat_ms=50)
+    return float(np.median(timer(*args).results))
+
+
+def _metaschedule_tune(mod: tvm.IRModule, target: Any, trials: int, work_dir: Path, seed: int):
+    load_tensor_intrinsics()
+    builder = ms.builder.LocalBuilder(initializer=load_tensor_intrinsics)  # else every build times out here
+    return ms.relax_integration.tune_relax(
+        mod,
+        params={},
+        target=target,
+        work_dir=str(work_dir),
+        max_trials_global=trials,
+        num_trials_per_iter=16,
+        builder=builder,
+        seed=seed,
+    )

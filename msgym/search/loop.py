@@ -1,0 +1,176 @@
+"""The search loop: one agent on one task, a batch of proposals at a time, under a trial budget.
+
+The loop owns the budget of measured trials, the measurer and the logging; the agent (a
+``SearchStrategy``, made by name with ``create``) only proposes and observes. Each measured
+candidate becomes a reward and a record through ``msgym.envs.outcome`` (the same function the
+environment uses). A loop given no measurer makes one and closes it at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from msgym.envs.outcome import measure_candidates, outcome
+from msgym.envs.records import EpisodeRecord
+from msgym.envs.rewards import reward_space
+from msgym.measure import Measurer, default_store
+from msgym.search.registry import create
+from msgym.search.run_log import RunLog, progress_bar
+from msgym.search.strategy import SearchContext, SearchStrategy
+from msgym.space import design_spaces
+from msgym.tasks import Task, get_task
+
+__all__ = ["Search", "TuneResult", "tune"]
+
+REWARD = reward_space("log_speedup")  # what a search's records and search/reward hold
+
+
+@dataclasses.dataclass
+class TuneResult:
+    task: str
+    agent: str
+    seed: int
+    trials: int
+    best: EpisodeRecord | None
+    errors: int
+    wall_s: float
+    curve: list[float]  # best latency (s) after each trial; inf before the first success
+    curve_wall_s: list[float]  # wall seconds since the start, after each trial
+    best_gflops: float
+    run_dir: str | None
+
+
+class Search:
+    """One agent searching one task, a batch at a time: ``tune`` runs one to its budget; whole-model
+    tuning interleaves several (one per task of the model) under a shared budget."""
+
+    def __init__(
+        self,
+        task: "str | Task",
+        agent: "str | SearchStrategy" = "random",
+        trials: int = 16,
+        seed: int = 0,
+        logdir: "str | Path | None" = None,
+        measurer: Measurer | None = None,
+        progress: bool = True,
+        remeasure: bool = False,
+        agent_options: dict[str, Any] | None = None,
+    ):
+        if not isinstance(trials, int) or trials < 1:
+            raise ValueError(f"trials must be a positive integer, got {trials!r}")
+        self.task = get_task(task)
+        self.strategy = create(agent, **(agent_options or {}))
+        self.spaces = design_spaces(self.task)
+        self._owns_measurer = measurer is None
+        self.measurer = measurer if measurer is not None else Measurer(store=default_store())
+        try:
+            self.baseline = self.measurer.baseline(self.task).latency_s
+            self.log = RunLog(logdir, self.task, self.strategy.name, self.strategy.hparams(), seed, trials)
+            self.run_dir = self.log.run_dir
+            self.strategy.setup(SearchContext(self.spaces, seed, trials, self.baseline, self.run_dir))
+        except BaseException:
+            if self._owns_measurer:
+                self.measurer.close()
+            raise
+        self.trials, self.seed, self.remeasure = trials, seed, remeasure
+        self.start = time.perf_counter()
+        self.best: EpisodeRecord | None = None
+        self.curve: list[float] = []  # best latency (s) after each trial; inf before the first success
+        self.curve_wall: list[float] = []
+        self.errors = 0
+        self.exhausted = False
+        self.bar = progress_bar(trials, f"{self.task.name}/{self.strategy.name}", progress)
+
+    @property
+    def done(self) -> bool:
+        return self.exhausted or len(self.curve) >= self.trials
+
+    def step(self, batch: int = 4) -> int:
+        """Propose, measure and observe up to ``batch`` candidates; returns how many were measured."""
+        want = min(batch, self.trials - len(self.curve))
+        proposals = self.strategy.propose(want)[:want] if want > 0 else []
+        if not proposals:
+            self.exhausted = True  # the strategy has nothing left to propose (a tiny space, exhausted)
+            return 0
+        t0 = time.perf_counter()
+        results = measure_candidates(
+            self.measurer, self.spaces, [(c.space, c.decision_list()) for c in proposals], remeasure=self.remeasure
+        )
+        per_candidate_s = (time.perf_counter() - t0) / len(proposals)
+        for cand, result in zip(proposals, results):
+            rec = outcome(
+                self.task, cand.space, cand.decision_list(), result, self.baseline, REWARD, self.seed, per_candidate_s
+            ).record
+            self.errors += not result.ok
+            if result.ok and (self.best is None or result.latency_s < self.best.latency_s):
+                self.best = rec
+            self.curve.append(self.best.latency_s if self.best else math.inf)
+            self.curve_wall.append(time.perf_counter() - self.start)
+            self.log.trial(len(self.curve), rec, self.best, self.errors, self.baseline, self.curve_wall[-1])
+            self.bar.update(1)
+        self.strategy.observe(proposals, results)
+        self.log.scalars("agent", self.strategy.scalars(), len(self.curve))
+        return len(proposals)
+
+    def finish(self) -> TuneResult:
+        """Close the strategy, the logs and a measurer the search made; the result so far."""
+        self.bar.close()
+        try:
+            self.strategy.close()
+        finally:
+            if self._owns_measurer:
+                self.measurer.close()
+        task, best = self.task, self.best
+        out = TuneResult(
+            task.name,
+            self.strategy.name,
+            self.seed,
+            len(self.curve),
+            best,
+            self.errors,
+            time.perf_counter() - self.start,
+            self.curve,
+            self.curve_wall,
+            task.gflops(best.latency_s if best else None),
+            str(self.run_dir) if self.run_dir else None,
+        )
+        hparams = {
+            "task": task.name,
+            "agent": self.strategy.name,
+            "seed": self.seed,
+            "trials": self.trials,
+            **{f"agent.{k}": v for k, v in self.strategy.hparams().items()},
+        }
+        self.log.close(hparams, best, out.best_gflops)
+        return out
+
+
+def tune(
+    task: "str | Task",
+    agent: "str | SearchStrategy" = "random",
+    trials: int = 16,
+    seed: int = 0,
+    logdir: "str | Path | None" = None,
+    batch: int = 4,
+    measurer: Measurer | None = None,
+    progress: bool = True,
+    remeasure: bool = False,
+    agent_options: dict[str, Any] | None = None,
+) -> TuneResult:
+    """Search ``task`` with ``agent`` for ``trials`` measured candidates.
+
+    ``agent_options`` go to the agent's constructor (e.g. ``{"policy": "policy.zip"}`` for ppo).
+    ``remeasure=True`` measures every proposal even if the measurer has it cached (comparisons of
+    agents' wall time must not let one agent reuse another's measurements). Without ``measurer``,
+    the search makes one on the default record store and closes it."""
+    search = Search(task, agent, trials, seed, logdir, measurer, progress, remeasure, agent_options)
+    try:
+        while not search.done:
+            search.step(batch)
+    finally:
+        result = search.finish()
+    return result

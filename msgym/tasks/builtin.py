@@ -1,0 +1,65 @@
+"""Built-in tasks: operators of MetaSchedule's ``te_workload`` suite (Ansor's), by name or ``KEY/INDEX``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from msgym._tvm import tvm
+from msgym.tasks.task import TaskError
+
+__all__ = ["Workload", "BUILTIN_TASKS", "SUITE_OPERATORS", "builtin_names", "suite_workload"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """A built-in task: an operator of MetaSchedule's ``te_workload`` suite at one shape."""
+
+    key: str  # the te_workload.CONFIGS key (Ansor's operator suite)
+    args: tuple[int, ...]
+    summary: str
+
+    def build(self) -> tvm.IRModule:
+        from tvm import te
+        from tvm.s_tir.meta_schedule.testing import te_workload
+
+        func = te.create_prim_func(te_workload.CONFIGS[self.key][0](*self.args))
+        return tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
+
+
+BUILTIN_TASKS: dict[str, Workload] = {
+    "gmm-512": Workload("GMM", (1, 512, 512, 512), "matmul 512x512x512"),
+    "gmm-1024": Workload("GMM", (1, 1024, 1024, 1024), "matmul 1024x1024x1024"),
+    "bmm": Workload("GMM", (8, 128, 128, 128), "batch matmul 8x128x128x128"),
+    "tbg": Workload("TBG", (1, 128, 12, 64), "transposed batch matmul (attention scores)"),
+    "c2d": Workload("C2D", (1, 14, 14, 256, 256, 3, 1, 1), "conv2d NHWC ResNet layer 14x14x256, 3x3"),
+    "c2d-1x1": Workload("C2D", (1, 56, 56, 64, 64, 1, 1, 0), "conv2d NHWC ResNet layer 56x56x64, 1x1"),
+    "dep": Workload("DEP", (1, 112, 112, 32, 3, 1, 1), "depthwise conv2d NHWC 112x112x32, 3x3"),
+    "cbr": Workload("CBR", (1, 28, 28, 128, 256, 1, 2, 0), "conv2d + batch norm + relu 28x28x128"),
+    "sfm": Workload("SFM", (512, 512), "softmax 512x512"),
+    "nrm": Workload("NRM", (1, 256, 256), "norm over 256x256"),
+    # Small shapes: cheap to build and time, used by tests and quick demos.
+    "gmm-64": Workload("GMM", (1, 64, 64, 64), "matmul 64x64x64 (small)"),
+    "sfm-64": Workload("SFM", (64, 64), "softmax 64x64 (small)"),
+}
+
+
+def builtin_names() -> list[str]:
+    return list(BUILTIN_TASKS)
+
+
+# Operators of MetaSchedule's te_workload suite usable as ``KEY/INDEX`` (C2D_WIN_NHWC is broken).
+SUITE_OPERATORS = ("C1D", "C2D", "C3D", "GMM", "GRP", "DIL", "DEP", "T2D", "CAP", "NRM", "SFM", "CBR", "TBG")
+
+
+def suite_workload(spec: str) -> Workload | None:
+    """``"GMM/2"``: shape 2 of the suite's GMM operator (Ansor's configs hold 4 shapes each)."""
+    key, sep, index = spec.partition("/")
+    if not sep or key not in SUITE_OPERATORS:
+        return None
+    from tvm.s_tir.meta_schedule.testing import te_workload
+
+    shapes = te_workload.CONFIGS[key][1]
+    if not index.isdigit() or int(index) >= len(shapes):
+        raise TaskError(f"task {spec!r}: operator {key} has shapes 0..{len(shapes) - 1}")
+    args = shapes[int(index)]
+    return Workload(key, tuple(args), f"{te_workload.CONFIGS[key][0].__name__}{tuple(args)}")

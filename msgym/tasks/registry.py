@@ -1,0 +1,85 @@
+"""From a task string to a ``Task``: a registry of loaders, one per kind of spec.
+
+Each loader says whether a spec is its kind and loads it; ``get_task`` asks them in order:
+built-in names, ``torch:MODEL@SHAPES/OPERATOR`` (a PyTorch model's fused operator), suite shapes
+``KEY/INDEX``, then ``path/to/file.py:NAME`` (a user's kernel). ``register_loader`` adds a kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from msgym._tvm import make_target
+from msgym.tasks.builtin import BUILTIN_TASKS, SUITE_OPERATORS, builtin_names, suite_workload
+from msgym.tasks.task import Task, TaskError
+from msgym.tasks.user import is_file_spec, load_user_kernel
+
+__all__ = ["TaskLoader", "LOADERS", "register_loader", "get_task"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskLoader:
+    name: str
+    matches: Callable[[str], bool]
+    load: Callable[[str, "str | None"], Task]  # (spec, target string or None for this CPU) -> Task
+
+
+def _builtin(spec: str, target: "str | None") -> Task:
+    return Task(name=spec, mod=BUILTIN_TASKS[spec].build(), target=make_target(target), spec=spec)
+
+
+def _torch(spec: str, target: "str | None") -> Task:
+    from msgym.tasks.torch_import import task_from_spec  # torch is heavy: only when asked for
+
+    return task_from_spec(spec, target)
+
+
+def _suite(spec: str, target: "str | None") -> Task:
+    return Task(name=spec, mod=suite_workload(spec).build(), target=make_target(target), spec=spec)
+
+
+def _user(spec: str, target: "str | None") -> Task:
+    path, _, name = spec.rpartition(":")
+    return Task(name=f"{Path(path).stem}:{name}", mod=load_user_kernel(spec), target=make_target(target), spec=spec)
+
+
+LOADERS: list[TaskLoader] = [
+    TaskLoader("builtin", lambda spec: spec in BUILTIN_TASKS, _builtin),
+    TaskLoader("torch", lambda spec: spec.startswith("torch:"), _torch),
+    TaskLoader("suite", lambda spec: spec.partition("/")[0] in SUITE_OPERATORS and "/" in spec, _suite),
+    TaskLoader("file", is_file_spec, _user),
+]
+
+
+def register_loader(loader: TaskLoader) -> None:
+    """Add a kind of task string (asked before the user-file kind, after the others)."""
+    LOADERS.insert(len(LOADERS) - 1, loader)
+
+
+@functools.lru_cache(maxsize=256)
+def _load(spec: str, target: "str | None") -> Task:
+    for loader in LOADERS:
+        if loader.matches(spec):
+            return loader.load(spec, target)
+    raise TaskError(
+        f"unknown task {spec!r}; built-in tasks are: {', '.join(builtin_names())}; "
+        f"or an operator shape of MetaSchedule's suite, KEY/INDEX with KEY one of {', '.join(SUITE_OPERATORS)} "
+        "(e.g. GMM/2); or path/to/file.py:NAME for your own kernel"
+    )
+
+
+def get_task(task: "str | Task", target: "str | dict | None" = None) -> Task:
+    """The task named by a string (built-in name, suite shape ``KEY/INDEX``, ``torch:...`` or
+    ``file.py:NAME``), or ``task`` itself."""
+    if isinstance(task, Task):
+        return task
+    if not isinstance(task, str):
+        raise TaskError(f"a task is a name or a Task, not {type(task).__name__}")
+    return _load(
+        task,
+        None if target is None else json.dumps(target, sort_keys=True) if isinstance(target, dict) else str(target),
+    )

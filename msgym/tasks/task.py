@@ -1,0 +1,111 @@
+"""A tuning task: a tensor program, the target it is tuned for, and how to check its output."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import numpy as np
+
+from msgym._tvm import structural_key, target_key, tvm
+
+__all__ = ["Task", "TaskError", "TOLERANCES", "as_module", "gflops"]
+
+
+def gflops(flops: float, latency_s: "float | None") -> float:
+    """Billions of floating-point operations per second (0 without a latency): the one place the
+    formula is written (tasks, the search loop, the env and the bench tables all call it)."""
+    return flops / latency_s / 1e9 if latency_s else 0.0
+
+
+class TaskError(ValueError):
+    """A task string that names no usable tensor program."""
+
+
+# Per-dtype tolerances for comparing a candidate's output with the reference (rtol, atol).
+TOLERANCES: dict[str, tuple[float, float]] = {
+    "float64": (1e-7, 1e-7),
+    "float32": (1e-3, 1e-4),
+    "float16": (1e-2, 1e-2),
+    "bfloat16": (2e-2, 2e-2),
+}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Task:
+    """A tensor program to tune for one target."""
+
+    name: str
+    mod: tvm.IRModule
+    target: tvm.target.Target
+    spec: str  # the string that recreates this task with get_task()
+
+    @functools.cached_property
+    def func(self) -> tvm.tirx.PrimFunc:
+        return self.mod["main"]
+
+    @functools.cached_property
+    def flops(self) -> float:
+        return float(tvm.s_tir.analysis.estimate_tir_flops(self.mod))
+
+    @functools.cached_property
+    def key(self) -> str:
+        """Fingerprint of program and target: what a measurement cache is keyed by."""
+        return f"{structural_key(self.mod)}@{target_key(self.target)}"
+
+    def arg_specs(self) -> list[tuple[tuple[int, ...], str]]:
+        """(shape, dtype) of each parameter buffer, in call order."""
+        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+
+        specs = []
+        for info in ArgInfo.from_prim_func(self.func):
+            if not hasattr(info, "shape"):
+                raise TaskError(
+                    f"task {self.name}: parameter {info} is not a tensor; only tensor arguments are supported"
+                )
+            specs.append((tuple(int(dim) for dim in info.shape), str(info.dtype)))
+        return specs
+
+    def random_inputs(self, seed: int = 0) -> list[np.ndarray]:
+        """Seeded arguments for every parameter; outputs are pre-filled too, so untouched
+        elements compare equal and every parameter can be checked."""
+        rng = np.random.default_rng(seed)
+        arrays = []
+        for shape, dtype in self.arg_specs():
+            if dtype.startswith("float") or dtype.startswith("bfloat"):
+                arr = rng.uniform(-1.0, 1.0, size=shape).astype("float32").astype(dtype)
+            elif dtype == "bool":
+                arr = rng.integers(0, 2, size=shape).astype(bool)
+            elif dtype.startswith("uint"):
+                arr = rng.integers(0, 8, size=shape).astype(dtype)
+            else:
+                arr = rng.integers(-8, 8, size=shape).astype(dtype)
+            arrays.append(arr)
+        return arrays
+
+    def tolerance(self, dtype: str) -> tuple[float, float]:
+        return TOLERANCES.get(dtype, (0.0, 0.0))
+
+    def gflops(self, latency_s: "float | None") -> float:
+        """This task's GFLOPS at ``latency_s`` (0 without a latency)."""
+        return gflops(self.flops, latency_s)
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.flops / 1e6:.1f} MFLOP) for {self.target}"
+
+
+def as_module(obj: Any, origin: str) -> tvm.IRModule:
+    """Turn a PrimFunc / IRModule into a one-function IRModule named main, or explain."""
+    if isinstance(obj, tvm.tirx.PrimFunc):
+        return tvm.IRModule({"main": obj.with_attr("global_symbol", "main")})
+    if isinstance(obj, tvm.IRModule):
+        funcs = [(gv.name_hint, f) for gv, f in obj.functions.items() if isinstance(f, tvm.tirx.PrimFunc)]
+        if len(funcs) != 1:
+            names = ", ".join(name for name, _ in funcs) or "none"
+            raise TaskError(f"{origin}: an IRModule task must hold exactly one PrimFunc; found {names}")
+        return as_module(funcs[0][1], origin)
+    raise TaskError(
+        f"{origin}: expected a tvm.tirx.PrimFunc, an IRModule, or a zero-argument callable "
+        f"returning one; found {type(obj).__module__}.{type(obj).__qualname__}"
+    )

@@ -1,0 +1,266 @@
+"""The msgym command as a user runs it (``--runner fake`` except in the ``hardware`` tests)."""
+
+import contextlib
+import io
+import json
+import subprocess
+
+import pytest
+import tvm_ffi
+
+from msgym.cli import main
+
+FAKE = ("--runner", "fake")
+
+
+def msgym(*args):
+    """Run the command in this process (as ``msgym ARGS`` would run): its exit code and output."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit:  # argparse's own errors
+            code = exit.code
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def test_tasks_lists_flops_and_space_size():
+    out = msgym("tasks", "gmm-64", "sfm-64")
+    assert out.returncode == 0, out.stderr
+    assert "gmm-64" in out.stdout and "design-space size" in out.stdout and "0.52" in out.stdout
+
+
+def test_tasks_lists_a_set_and_suite_shapes():
+    out = msgym("tasks", "--set", "tiny-test")
+    assert out.returncode == 0, out.stderr
+    assert "nrm" in out.stdout and "gmm-64" not in out.stdout
+    out = msgym("tasks", "GMM/0")
+    assert out.returncode == 0 and "batch_matmul_nkkm(1, 128, 128, 128)" in out.stdout, out.stderr
+    out = msgym("tasks", "GMM/7")
+    assert out.returncode == 2 and "operator GMM has shapes 0..3" in out.stderr
+
+
+@pytest.mark.parametrize("runner", [pytest.param("local", marks=pytest.mark.hardware), "fake"])
+def test_tune_prints_the_best_kernel(tmp_path, runner):
+    out = msgym("tune", "--task", "gmm-64", "--trials", "3", "--logdir", str(tmp_path), "--runner", runner)
+    assert out.returncode == 0, out.stderr
+    assert "best of 3 trials" in out.stdout and "GFLOPS" in out.stdout and "T.prim_func" in out.stdout
+
+
+def test_unknown_task_is_a_clear_error():
+    out = msgym("tune", "--task", "nope", "--trials", "1", *FAKE)
+    assert out.returncode == 2
+    assert "unknown task 'nope'" in out.stderr and "gmm-512" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_zero_trials_and_unknown_agent_are_clear_errors():
+    out = msgym("tune", "--task", "gmm-64", "--trials", "0", *FAKE)
+    assert out.returncode == 2 and "positive integer" in out.stderr
+    out = msgym("tune", "--task", "gmm-64", "--agent", "genius", *FAKE)
+    assert out.returncode == 2 and "unknown agent" in out.stderr
+
+
+@pytest.mark.parametrize("runner", [pytest.param("local", marks=pytest.mark.hardware), "fake"])
+def test_bench_writes_json_leaderboard_and_plot(tmp_path, runner):
+    out_json = tmp_path / "bench.json"
+    agents = ["random", "evolutionary", "ppo", "metaschedule"]
+    out = msgym(
+        "bench",
+        "--tasks",
+        "gmm-64",
+        "--agents",
+        ",".join(agents),
+        "--trials",
+        "3",
+        "--seeds",
+        "1",
+        "--agent-opt",
+        "metaschedule.population_size=64",
+        "--agent-opt",
+        "ppo.n_steps=16",
+        "--logdir",
+        str(tmp_path / "runs"),
+        "--json",
+        str(out_json),
+        "--runner",
+        runner,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out_json.read_text())
+    assert sorted(r["agent"] for r in data["runs"]) == sorted(agents)
+    assert data["agent_options"] == {"metaschedule": {"population_size": 64}, "ppo": {"n_steps": 16}}
+    for run in data["runs"]:
+        assert run["trials"] == 3 and len(run["curve_best_latency_s"]) == 3 and run["best_gflops"] > 0
+        assert {"task", "agent", "seed", "best_latency_s", "wall_s", "errors", "curve_wall_s"} <= set(run)
+    board = (tmp_path / "bench.md").read_text()
+    assert "## gmm-64" in board and all(agent in board for agent in agents)
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Run again with one more seed: the finished runs are kept, only the new ones are run.
+    out = msgym(
+        "bench",
+        "--tasks",
+        "gmm-64",
+        "--agents",
+        "random",
+        "--trials",
+        "3",
+        "--seeds",
+        "2",
+        "--logdir",
+        str(tmp_path / "runs"),
+        "--json",
+        str(out_json),
+        "--runner",
+        runner,
+    )
+    assert out.returncode == 0, out.stderr
+    seeds = [r["seed"] for r in json.loads(out_json.read_text())["runs"]]
+    assert seeds == [0, 1] and len(list((tmp_path / "runs").glob("gmm-64__random__*"))) == 2
+
+
+def test_bench_bad_inputs_fail_before_measuring(tmp_path):
+    out = msgym("bench", "--tasks", "gmm-64", "--agents", "genius", "--json", str(tmp_path / "x.json"), *FAKE)
+    assert out.returncode == 2 and "unknown agent 'genius'" in out.stderr
+    out = msgym("bench", "--tasks", "nope", "--json", str(tmp_path / "x.json"), *FAKE)
+    assert out.returncode == 2 and "unknown task 'nope'" in out.stderr
+    out = msgym("bench", "--tasks", "gmm-64", "--trials", "0", "--json", str(tmp_path / "x.json"), *FAKE)
+    assert out.returncode == 2 and "positive integer" in out.stderr
+    out = msgym(
+        "bench",
+        "--tasks",
+        "gmm-64",
+        "--agents",
+        "random",
+        "--agent-opt",
+        "random.speed=9",
+        "--json",
+        str(tmp_path / "x.json"),
+        *FAKE,
+    )
+    assert out.returncode == 2 and "its options are: max_attempts" in out.stderr
+    out = msgym(
+        "bench",
+        "--tasks",
+        "gmm-64",
+        "--agents",
+        "random",
+        "--agent-opt",
+        "ppo.n_steps=8",
+        "--json",
+        str(tmp_path / "x.json"),
+        *FAKE,
+    )
+    assert out.returncode == 2 and "not among --agents" in out.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_a_runs_best_exports_to_a_tvm_database_that_compiles(tmp_path):
+    out = msgym(
+        "tune",
+        "--task",
+        "gmm-64",
+        "--trials",
+        "2",
+        "--agent",
+        "evolutionary",
+        "--agent-opt",
+        "population=2",
+        "--logdir",
+        str(tmp_path / "runs"),
+        "--no-show",
+        *FAKE,
+    )
+    assert out.returncode == 0, out.stderr
+    run = next((tmp_path / "runs").iterdir())
+    assert '"population": 2' in (run / "config.json").read_text()
+    out = msgym("export", str(run), "--database", str(tmp_path / "db"))
+    assert out.returncode == 0, out.stderr
+    assert "compile_tir" in out.stdout
+
+    from msgym._tvm import ms
+    from msgym.envs.records import EpisodeRecord
+    from msgym.tasks import get_task
+
+    best = EpisodeRecord.from_json(json.loads((run / "best.json").read_text()))
+    task = get_task("gmm-64")
+    db = ms.database.JSONDatabase(work_dir=str(tmp_path / "db"))
+    assert len(db.get_all_tuning_records()) == 1
+    sch = ms.tir_integration.compile_tir(db, task.mod, task.target)
+    assert sch is not None and tvm_ffi.structural_equal(sch.mod, best.replay().mod)
+
+    out = msgym("export", str(tmp_path), "--database", str(tmp_path / "db2"))
+    assert out.returncode == 2 and "best.json not found" in out.stderr
+
+
+def test_agent_options_must_be_key_value():
+    out = msgym("tune", "--task", "gmm-64", "--agent-opt", "population", *FAKE)
+    assert out.returncode == 2 and "KEY=VALUE" in out.stderr
+
+
+def test_collect_then_train_and_evaluate_cost_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("MSGYM_CACHE_DIR", str(tmp_path / "cache"))  # a store of its own: starts empty
+
+    def run(*args):
+        return msgym(*args, *FAKE)
+
+    out = run("costmodel", "eval", "--train", "gmm-64", "--test", "sfm-64", "--json", str(tmp_path / "cm.json"))
+    assert out.returncode == 2 and "at least 2 successful measurements" in out.stderr and "msgym collect" in out.stderr
+    out = run("collect", "--tasks", "gmm-64,sfm-64", "--per-task", "8")
+    assert out.returncode == 0, out.stderr
+    assert "gmm-64: 8 successful measurements stored (8 new)" in out.stdout
+    out = run("collect", "--tasks", "gmm-64", "--per-task", "8")  # resumes: nothing new to measure
+    assert out.returncode == 0 and "(0 new)" in out.stdout, out.stderr
+    out = run("costmodel", "eval", "--train", "gmm-64", "--test", "sfm-64", "--json", str(tmp_path / "cm.json"))
+    assert out.returncode == 0, out.stderr
+    figures = json.loads((tmp_path / "cm.json").read_text())
+    for key in ("mlp_top1", "xgb_top1", "mlp_pairwise", "xgb_pairwise", "mlp_predictions_per_s"):
+        assert isinstance(figures[key], float), key
+    assert figures["test_tasks"] == ["sfm-64"] and 0 < figures["mlp_top1"] <= 1
+    out = run("costmodel", "train", "--train", "gmm-64,sfm-64", "--save", str(tmp_path / "mlp.pt"))
+    assert out.returncode == 0 and (tmp_path / "mlp.pt").is_file(), out.stderr
+    out = run(
+        "tune",
+        "--task",
+        "gmm-64",
+        "--agent",
+        "random",
+        "--trials",
+        "2",
+        "--no-show",
+        "--agent-opt",
+        f"cost_model={tmp_path / 'mlp.pt'}",
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def test_every_tasks_option_takes_a_set_name(tmp_path):
+    """``--tasks`` takes a set name, a file or T1,T2 wherever it appears (bench split on commas)."""
+    out = msgym(
+        "bench",
+        "--tasks",
+        "tiny-train",
+        "--agents",
+        "random",
+        "--trials",
+        "2",
+        "--seeds",
+        "1",
+        "--logdir",
+        str(tmp_path / "runs"),
+        "--json",
+        str(tmp_path / "b.json"),
+        *FAKE,
+    )
+    assert out.returncode == 0, out.stderr
+    assert sorted({r["task"] for r in json.loads((tmp_path / "b.json").read_text())["runs"]}) == ["gmm-64", "sfm-64"]
+    listing = tmp_path / "tasks.txt"
+    listing.write_text("# two tasks\ngmm-64\nsfm-64  # small\n")
+    out = msgym("collect", "--tasks", str(listing), "--per-task", "2", *FAKE)
+    assert out.returncode == 0 and "gmm-64:" in out.stdout and "sfm-64:" in out.stdout, out.stderr
+
+
+def test_a_bad_runner_is_a_clear_error():
+    out = msgym("tune", "--task", "gmm-64", "--runner", "gpu-please")
+    assert out.returncode == 2 and "does not parse" in out.stderr and "fake" in out.stderr

@@ -1,0 +1,86 @@
+"""The search loop and the random agent (fake latencies, and one real end-to-end run)."""
+
+import json
+
+import pytest
+from conftest import ODD_MATMUL
+
+from msgym.search import Candidate, SearchContext, command_line, create, tune
+from msgym.space import design_spaces
+from msgym.tasks import get_task
+
+
+@pytest.mark.parametrize("real", [pytest.param(True, marks=pytest.mark.hardware), False])
+def test_random_agent_tunes_and_logs(tmp_path, fake_measurer, real):
+    result = tune(
+        "gmm-64", "random", trials=6, seed=1, logdir=tmp_path, progress=False, measurer=None if real else fake_measurer
+    )  # None: the search makes (and closes) its own
+    assert result.trials == 6 and result.best is not None and result.best_gflops > 0
+    assert result.curve == sorted(result.curve, reverse=True)  # best latency never gets worse
+    run = next(tmp_path.iterdir())
+    assert "gmm-64__random__seed1" in run.name
+    assert json.loads((run / "config.json").read_text())["seed"] == 1
+    assert (run / "command.txt").exists()
+    records = (run / "records.jsonl").read_text().splitlines()
+    assert len(records) == 6
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"search/best_gflops", "search/best_latency_ms", "search/best_speedup", "measure/errors"} <= tags
+
+
+def test_command_line_reads_as_retyped(monkeypatch):
+    monkeypatch.setattr(
+        "sys.argv", ["/tmp/checkout/msgym/cli.py", "tune", "gmm-64", "--agent", "random:pool=2", "--logdir", "my runs"]
+    )
+    assert command_line() == "msgym tune gmm-64 --agent random:pool=2 --logdir 'my runs'"
+    monkeypatch.setattr("sys.argv", ["train.py", "--seed", "3"])  # a user's own script keeps its name
+    assert command_line() == "train.py --seed 3"
+
+
+def test_random_agent_never_repeats_and_is_seeded():
+    spaces = design_spaces(get_task(ODD_MATMUL))
+    a, b = create("random"), create("random")
+    a.setup(SearchContext(spaces, 5))
+    b.setup(SearchContext(spaces, 5))
+    first = a.propose(20)
+    assert first == b.propose(20)
+    assert len(set(first)) == 20
+    assert not set(first) & set(a.propose(20))
+    assert all(isinstance(c, Candidate) for c in first)
+
+
+def test_bad_inputs(fake_measurer):
+    with pytest.raises(ValueError, match="unknown agent 'genius'.*random"):
+        create("genius")
+    with pytest.raises(ValueError, match="positive integer"):
+        tune("gmm-64", "random", trials=0, measurer=fake_measurer)
+
+
+def test_agents_are_registered_by_entry_point_and_named_for_what_they_are():
+    from msgym.search import AGENTS, register_agent
+
+    assert {name: type(create(name)).__name__ for name in ("random", "evolutionary", "metaschedule")} == {
+        "random": "RandomSearch",
+        "evolutionary": "EvolutionarySearch",
+        "metaschedule": "MetaScheduleSearch",
+    }
+    register_agent("random-copy", "agents.random:RandomSearch")
+    try:
+        assert type(create("random-copy:max_attempts=3")).__name__ == "RandomSearch"
+    finally:
+        del AGENTS["random-copy"]
+    with pytest.raises(ValueError, match="module:Class"):
+        register_agent("x", "agents.random")
+
+
+def test_remeasure_measures_cached_proposals_again(fake_measurer):
+    measurer = fake_measurer
+    tune("gmm-64", "random", trials=3, seed=9, measurer=measurer, progress=False)
+    before = measurer.measured
+    tune("gmm-64", "random", trials=3, seed=9, measurer=measurer, progress=False)
+    assert measurer.measured == before  # same proposals: all cached
+    tune("gmm-64", "random", trials=3, seed=9, measurer=measurer, progress=False, remeasure=True)
+    assert measurer.measured == before + 3

@@ -1,0 +1,64 @@
+"""Tasks: the built-in suite, user kernels, and clear errors for bad input."""
+
+import pytest
+from conftest import DATA, ODD_MATMUL
+
+from msgym.tasks import BUILTIN_TASKS, TaskError, get_task
+
+
+def test_builtin_suite_covers_the_operator_kinds():
+    assert len(BUILTIN_TASKS) >= 8
+    keys = {w.key for w in BUILTIN_TASKS.values()}
+    assert {"GMM", "C2D", "DEP", "CBR", "SFM", "NRM", "TBG"} <= keys
+    assert {"gmm-512", "gmm-1024"} <= set(BUILTIN_TASKS)
+
+
+def test_builtin_task_has_program_target_flops():
+    task = get_task("gmm-512")
+    assert task.flops == pytest.approx(2 * 512**3, rel=1e-6)
+    assert "mcpu" in str(task.target)
+    assert task.arg_specs() == [((1, 512, 512), "float32")] * 3
+
+
+@pytest.mark.parametrize("name", ["matmul_odd", "MATMUL_FUNC", "MATMUL_MODULE", "add_relu_odd"])
+def test_user_kernel_forms(name):
+    task = get_task(f"{DATA / 'kernels.py'}:{name}")
+    assert task.flops > 0
+    assert task.name.endswith(name)
+
+
+def test_random_inputs_are_seeded():
+    task = get_task(ODD_MATMUL)
+    a, b = task.random_inputs(3), task.random_inputs(3)
+    assert all((x == y).all() for x, y in zip(a, b))
+    assert [x.shape for x in a] == [(37, 29), (29, 53), (37, 53)]
+
+
+def test_unknown_task_lists_the_known_ones():
+    with pytest.raises(TaskError, match="gmm-512.*file.py:NAME"):
+        get_task("gemm-9000")
+
+
+def test_missing_file():
+    with pytest.raises(TaskError, match="no such file"):
+        get_task("nowhere/kernel.py:main")
+
+
+def test_file_that_fails_to_import_names_the_file():
+    with pytest.raises(TaskError, match=r"bad_import\.py.*ModuleNotFoundError"):
+        get_task(f"{DATA / 'bad_import.py'}:main")
+
+
+def test_name_that_is_not_a_kernel_names_what_was_found():
+    with pytest.raises(TaskError, match=r"kernels\.py:NOT_A_KERNEL.*found builtins\.int"):
+        get_task(f"{DATA / 'kernels.py'}:NOT_A_KERNEL")
+
+
+def test_missing_name_lists_what_the_file_defines():
+    with pytest.raises(TaskError, match="defines no 'nope'.*matmul_odd"):
+        get_task(f"{DATA / 'kernels.py'}:nope")
+
+
+def test_failing_factory_is_reported():
+    with pytest.raises(TaskError, match="calling broken\\(\\) failed.*broken"):
+        get_task(f"{DATA / 'kernels.py'}:broken")
