@@ -13,6 +13,7 @@ default record store in the cache folder) and closes in ``close()``.
 
 from __future__ import annotations
 
+import collections
 import time
 from typing import Any
 
@@ -20,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.utils import EzPickle
 
-from msgym.envs import observations
+from msgym.envs import observations, render
 from msgym.envs.actions import ActionPager
 from msgym.envs.outcome import Outcome, measure_candidates, outcome, predicted_outcome
 from msgym.envs.records import EpisodeRecord
@@ -35,7 +36,7 @@ OBSERVATIONS = ("features", "context")
 class ScheduleEnv(gym.Env, EzPickle):
     """Schedule a task's tensor program decision by decision; rewarded by measured speed."""
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": list(render.RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -46,9 +47,11 @@ class ScheduleEnv(gym.Env, EzPickle):
         n_actions: int = 32,
         skip_forced: bool = True,
         render_mode: str | None = None,
-        measurer: "Measurer | MeasurerSettings | None" = None,
+        measurer: "Measurer | MeasurerSettings | dict | None" = None,
         cost_model: "str | Any" = None,
     ):
+        if isinstance(measurer, dict):  # e.g. from a command line: --env-kwargs measurer:"dict(runner='fake')"
+            measurer = MeasurerSettings.from_dict(measurer)
         # A copy in another process (SubprocVecEnv, pickling) gets a measurer of its own with the
         # same settings and store: measurements are shared through the store, not the workers.
         settings = measurer.settings() if hasattr(measurer, "settings") else measurer
@@ -98,6 +101,7 @@ class ScheduleEnv(gym.Env, EzPickle):
         self.rollout: Rollout | None = None
         self.record: EpisodeRecord | None = None
         self._feature_cache: LRU = LRU(8192)
+        self._episode_rewards: collections.deque = collections.deque(maxlen=1000)  # for rgb_array frames
         # Several tasks: each episode draws one (seeded by reset), so one policy learns across tasks.
         self.task_pool = list(task) if isinstance(task, (list, tuple)) else [task]
         if not self.task_pool:
@@ -158,25 +162,14 @@ class ScheduleEnv(gym.Env, EzPickle):
             mask[self.pager.valid_actions(len(self.rollout.options()))] = True
         return mask
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        ro = self.rollout
-        lines = [
-            f"task {self.task.name}: design space {ro.space if ro and ro.space is not None else '?'} "
-            f"of {len(self.spaces)}; decisions so far {ro.decisions if ro else []}"
-        ]
-        if ro is not None and not ro.done and ro.spec is not None:
-            lines.append(
-                f"pending {ro.spec.kind} sub-step {len(ro.prefix) + 1}/{ro.spec.n_sub_steps} "
-                f"chosen {list(ro.prefix)} options {ro.options()}"
-            )
-        if self.record is not None:
-            lines.append(
-                f"result: reward {self.record.reward} latency {self.record.latency_s} error {self.record.error}"
-            )
-        lines.append((ro.live.mod if ro is not None and ro.live is not None else self.task.mod).script())
-        return "\n".join(lines)
+    def render(self) -> "str | np.ndarray | None":
+        """``ansi``: the state and the program as text; ``rgb_array``: a picture of the state and of
+        the rewards of this env's episodes (see ``render``); no render mode: None."""
+        if self.render_mode == "ansi":
+            return render.ansi(self)
+        if self.render_mode == "rgb_array":
+            return render.rgb_array(self, list(self._episode_rewards))
+        return None
 
     def close(self) -> None:
         if self.rollout is not None:
@@ -223,6 +216,7 @@ class ScheduleEnv(gym.Env, EzPickle):
             result = outcome(task, ro.space, ro.decisions, measured, baseline, self.reward_space, self._seed, wall_s)
             info.update(cv=measured.cv if ro.error is None else None)
         self.record = result.record
+        self._episode_rewards.append(result.reward)
         info.update(
             task=task.name,
             space=ro.space,

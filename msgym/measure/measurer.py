@@ -75,6 +75,19 @@ class MeasurerSettings:
     store: "str | None" = None  # None: the default store in the cache folder
     overlap: bool | None = None
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "MeasurerSettings":
+        """``{"runner": "fake", "store": ..., "timing": {"repeat": 9}}``; unknown keys are an error."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        if set(data) - fields:
+            raise ValueError(
+                f"unknown measurer settings {sorted(set(data) - fields)}; valid: {', '.join(sorted(fields))}"
+            )
+        data = dict(data)
+        if isinstance(data.get("timing"), dict):
+            data["timing"] = TimingConfig(**data["timing"])
+        return cls(**data)
+
 
 @dataclasses.dataclass
 class _Item:
