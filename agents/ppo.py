@@ -8,6 +8,8 @@ are rewarded from memory without using the budget. Training scalars (``train/*``
 ``policy.zip`` at the end; ``policy=PATH`` starts from a saved policy (``msgym tune`` or
 ``msgym train``), on any task: the observation and action encodings do not depend on the task.
 A loaded policy keeps its own PPO hyperparameters. ``learn=False`` only samples from the policy.
+A policy file runs code when loaded, so only one msgym wrote on this machine, or one it ships,
+is loaded unless ``trust_policy=True`` (see ``msgym.policies``).
 
 SB3 draws from the process-wide random generators (Python, NumPy, torch) and has no generator of
 its own to pass; so this agent swaps its own state of them in while its thread runs and out when
@@ -23,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from msgym.envs.schedule_env import ScheduleEnv
-from msgym.policies import check_policy
+from msgym.policies import check_policy, write_metadata
 from msgym.search import Candidate, SearchContext, SearchStrategy
 from msgym.search.loop_measurer import LoopMeasurer
 
@@ -43,9 +45,11 @@ class PPOSearch(SearchStrategy):
         gamma: float = 1.0,
         max_repeats: int = 32,
         learn: bool = True,
+        trust_policy: bool = False,
     ):
         if policy is not None:
-            check_policy(policy)  # refuses a missing file, or a policy made for another observation encoding
+            # Refuses a missing file, one made for another observation encoding, and an untrusted one.
+            check_policy(policy, trusted=trust_policy)
         self.policy, self.learn = policy, learn
         self.options = dict(
             observation=observation,
@@ -156,8 +160,12 @@ class PPOSearch(SearchStrategy):
                 obs, _, done, _, _ = self.env.step(int(action))
 
     def save(self, path: "str | Path") -> None:
-        """The policy, loadable with ``policy=PATH`` on any task."""
+        """The policy, loadable with ``policy=PATH`` on any task (its hash recorded as msgym's)."""
         self.model.save(str(path))
+        write_metadata(
+            path,
+            {"agent": self.name, "task": self.context.task.spec, "seed": self.seed, "hyperparameters": self.hparams()},
+        )
 
     def _unmeasured_random(self, attempts: int = 1000) -> Candidate | None:
         for _ in range(attempts):

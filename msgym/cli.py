@@ -81,7 +81,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
             f"msgym export {result.run_dir} --database DIR writes it as a TVM database"
         )
     if args.show:
-        print(best.replay().mod.script())
+        print(best.replay(task).mod.script())
     return 0
 
 
@@ -109,7 +109,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from msgym.commands.export import export_run
 
-    task, n = export_run(args.run, args.database, args.all)
+    task, n = export_run(args.run, args.database, args.all, task=args.task)
     print(
         f"wrote {n} tuning record(s) of {task.name} to {args.database}; compile with\n"
         f"  tvm.s_tir.meta_schedule.tir_integration.compile_tir("
@@ -191,6 +191,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         reward=args.reward,
         cost_model=args.cost_model,
         runner=args.runner,
+        trust_policy=args.trust_policy,
         logdir=args.logdir,
         save=args.save,
         seed=args.seed,
@@ -221,6 +222,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             reference_trials=args.reference_trials,
             agents=_split(args.agents) if args.agents else None,
             agent_options=_per_agent(parse_options(args.agent_opt)),
+            trust_policy=args.trust_policy,
         )
     print(evaluate.table(out))
     print(f"wrote {args.json} and {Path(args.json).with_suffix('.md')}")
@@ -287,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     target_help = 'TVM target: "llvm" (this CPU, the default) or a JSON dict'
     tasks_help = "a task set (msgym tasks --set), a file listing tasks, or comma-separated tasks T1,T2"
+    trust_help = (
+        "load a policy zip that msgym did not write on this machine (one you received): a policy file "
+        "runs code when loaded, so only do this for files from someone you trust"
+    )
     agent_opt_help = (
         "an option of the agent, repeatable: e.g. population=32 (evolutionary), "
         "policy=runs/RUN/policy.zip (ppo), num_trials_per_iter=16 (metaschedule)"
@@ -349,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="a run folder (runs/TASK__AGENT__seedS__TIME)")
     p.add_argument("--database", required=True, help="folder of the MetaSchedule JSON database to write")
     p.add_argument("--all", action="store_true", help="every successful record of the run, not only the best")
+    p.add_argument(
+        "--task",
+        help="the run's task, named by you: needed when it is a Python file (path/to/kernel.py:"
+        "NAME), which msgym does not import on the word of a run folder",
+    )
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("collect", help="measure a diverse set of candidates per task (for cost models); resumable")
@@ -371,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hp", action="append", metavar="KEY=VALUE", help="override a hyperparameter, repeatable")
     p.add_argument("--init", help="start from a saved policy (e.g. pretrained on predicted rewards)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--trust-policy", action="store_true", help=trust_help)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("tune-model", help="tune a PyTorch model's tasks, compile it, compare end to end")
@@ -390,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="a trained policy against untrained PPO, random, evolutionary and MetaSchedule")
     p.add_argument("--policy", default=None, help="a saved policy (default: the shipped ppo-pretrained one)")
+    p.add_argument("--trust-policy", action="store_true", help=trust_help)
     p.add_argument("--tasks", required=True, help="a task set, a file listing tasks, or T1,T2 (unseen tasks)")
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--seeds", type=int, default=1)

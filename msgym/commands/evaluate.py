@@ -38,12 +38,16 @@ def run(
     agents: list[str] | None = None,
     progress: bool = True,
     agent_options: dict[str, dict] | None = None,
+    trust_policy: bool = False,
 ) -> dict:
+    """``trust_policy``: load ``policy`` even if msgym did not write it here (it runs code when loaded)."""
     names = resolve(tasks)
     agents = agents or EVAL_AGENTS
     options = {agent: dict(opts) for agent, opts in (agent_options or {}).items()}
     if policy and "ppo-pretrained" in agents:
         options.setdefault("ppo-pretrained", {})["policy"] = policy
+        if trust_policy:
+            options["ppo-pretrained"]["trust_policy"] = True
     out = bench.run(names, agents, trials, seeds, logdir, json_path, measurer, progress=progress, agent_options=options)
     refs = (
         {name: metaschedule_best(name, reference_trials, measurer, progress) for name in names}

@@ -7,12 +7,15 @@ from pathlib import Path
 
 from msgym.envs.records import EpisodeRecord, load
 from msgym.search.database import write_database
-from msgym.tasks import Task, get_task
+from msgym.tasks import Task
 
 
-def export_run(run: "str | Path", database: "str | Path", all_records: bool = False) -> tuple[Task, int]:
+def export_run(
+    run: "str | Path", database: "str | Path", all_records: bool = False, task: "str | None" = None
+) -> tuple[Task, int]:
     """Write the run's best (``all_records``: every successful record) to ``database``; returns
-    (the task, how many records were written)."""
+    (the task, how many records were written). A run whose task is a Python file (a user's kernel)
+    needs ``task``: the run folder's own string is not trusted to name code to import."""
     run = Path(run)
     source = run / ("records.jsonl" if all_records else "best.json")
     if not source.is_file():
@@ -25,6 +28,6 @@ def export_run(run: "str | Path", database: "str | Path", all_records: bool = Fa
         if all_records
         else [EpisodeRecord.from_json(json.loads(source.read_text()))]
     )
-    task = get_task(records[0].task, json.loads(records[0].target))
+    task = records[0].task_of(task)
     write_database(task, database, [(r.space, r.decisions, r.latency_s) for r in records])
     return task, len(records)

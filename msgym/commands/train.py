@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 
 from msgym.commands import CONFIG_DIR
-from msgym.policies import N_ACTIONS, check_policy, write_metadata
+from msgym.policies import N_ACTIONS, check_policy, trust, write_metadata
 from msgym.search import command_line
 from msgym.tasks import get_task
 from msgym.tasks.sets import resolve
@@ -83,11 +83,12 @@ def train(
     overrides: dict | None = None,
     init: str | None = None,
     resume: str | None = None,
+    trust_policy: bool = False,
     progress: bool = True,
     runner: str = "local",
 ) -> dict[str, Any]:
     from sb3_contrib import MaskablePPO
-    from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
+    from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.logger import configure
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
@@ -130,7 +131,7 @@ def train(
     if resume and start is None:
         raise ValueError(f"nothing to resume in {run_dir}: no checkpoints/ppo_*_steps.zip")
     if start:
-        check_policy(start)
+        check_policy(start, trusted=trust_policy)
 
     factories = [make_env(names, reward, cost_model, seed, i, runner) for i in range(n_envs)]
     venv = VecMonitor(SubprocVecEnv(factories) if n_envs > 1 else DummyVecEnv(factories))
@@ -155,7 +156,7 @@ def train(
     done = model.num_timesteps if resume else 0
     callbacks = CallbackList(
         [
-            CheckpointCallback(
+            RecordedCheckpoints(
                 save_freq=max(1, hp["checkpoint_every"] // n_envs),
                 save_path=str(run_dir / "checkpoints"),
                 name_prefix="ppo",
@@ -195,6 +196,17 @@ def _latest_checkpoint(run_dir: Path) -> str | None:
         if (m := re.search(r"ppo_(\d+)_steps", p.name))
     ]
     return str(max(found)[1]) if found else None
+
+
+class RecordedCheckpoints(CheckpointCallback):
+    """SB3's checkpoints, each one's hash recorded as written by msgym (so ``--resume`` trusts
+    them, and only them)."""
+
+    def _on_step(self) -> bool:
+        keep_going = super()._on_step()
+        if self.n_calls % self.save_freq == 0:
+            trust(self._checkpoint_path(extension="zip"))
+        return keep_going
 
 
 class TaskStats(BaseCallback):

@@ -9,8 +9,27 @@ the mask is wrapped to ``valid[action % len(valid)]`` (the env reports it in ``i
 from __future__ import annotations
 
 import math
+from typing import Any
 
-__all__ = ["ActionPager"]
+import numpy as np
+
+__all__ = ["ActionPager", "as_action"]
+
+
+def as_action(action: Any) -> int:
+    """An action as a Python int: an integer, a NumPy integer or a 0-d integer array; anything
+    else (a float, a string, a bool, a longer array) is refused, where ``int()`` would silently
+    truncate 2.7 to 2 and NumPy would fail with an unrelated message."""
+    value = action
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    shape = f" of shape {action.shape}" if isinstance(action, np.ndarray) else ""
+    raise TypeError(
+        f"an action is an integer index into the valid options of the pending sub-step (see action_masks()); "
+        f"got {action!r} ({type(action).__name__}{shape})"
+    )
 
 
 class ActionPager:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from msgym.space import design_spaces
-from msgym.tasks import get_task
+from msgym.tasks import Task, get_task
+from msgym.tasks.registry import runs_code
 
 RECORD_VERSION = 1
 
@@ -40,10 +41,25 @@ class EpisodeRecord:
             raise ValueError(f"not an msgym episode record: unknown keys {sorted(unknown)}, need task and decisions")
         return cls(**data)
 
-    def replay(self):
-        """Rebuild the final program (postprocessors applied) from the record."""
-        task = get_task(self.task, json.loads(self.target))
-        return design_spaces(task).program(self.space, self.decisions)
+    def replay(self, task: "str | Task | None" = None):
+        """Rebuild the final program (postprocessors applied) from the record.
+
+        A record names its task by a string; if that string names a Python file (a user's kernel
+        or model), loading it would run that file's code, so it is refused unless ``task`` names
+        the task (a record received from someone else must not run their code)."""
+        return design_spaces(self.task_of(task)).program(self.space, self.decisions)
+
+    def task_of(self, task: "str | Task | None" = None) -> Task:
+        """The record's task: ``task`` if given, else loaded
+        from the record's string, which must not name a Python file (see ``replay``)."""
+        if task is None:
+            if runs_code(self.task):
+                raise ValueError(
+                    f"the record's task {self.task!r} names a Python file, which loading would run; "
+                    "name the task yourself (replay(task=...), or --task on the command line) if you trust it"
+                )
+            task = self.task
+        return get_task(task, json.loads(self.target))
 
 
 def append(path: "str | Path", record: EpisodeRecord) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from gymnasium.utils import EzPickle
 
 from msgym.envs import observations, render
-from msgym.envs.actions import ActionPager
+from msgym.envs.actions import ActionPager, as_action
 from msgym.envs.outcome import Outcome, measure_candidates, outcome, predicted_outcome
 from msgym.envs.records import EpisodeRecord
 from msgym.envs.rewards import reward_space
@@ -139,6 +139,7 @@ class ScheduleEnv(gym.Env, EzPickle):
         return self._observe(), {"task": self.task.name, "n_spaces": len(self.spaces)}
 
     def step(self, action):
+        action = as_action(action)  # refuses a float, string or array before anything changes
         if self.rollout is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         if self.rollout.done:
@@ -146,7 +147,7 @@ class ScheduleEnv(gym.Env, EzPickle):
         options = self.rollout.options()
         self._steps += 1
         info: dict[str, Any] = {"kind": self.rollout.spec.kind}
-        _, info["action_wrapped"], index = self.pager.take(int(action), len(options))
+        _, info["action_wrapped"], index = self.pager.take(action, len(options))
         if index is not None:
             self.rollout.choose(options[index])
             self._skip_forced()

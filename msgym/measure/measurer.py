@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -47,10 +48,11 @@ from msgym._tvm import structural_key, tvm
 from msgym.measure import runners
 from msgym.measure.process import WorkerLost, WorkerProcess
 from msgym.measure.result import MeasureResult, TimingConfig
-from msgym.measure.store import Entry, RecordStore, cache_dir, candidate_key, default_store, make_record
+from msgym.measure.store import Entry, RecordStore, cache_dir, candidate_key, default_store, file_lock, make_record
 from msgym.tasks import Task
 
 REFERENCE_TIMEOUT_S = 900.0  # an unscheduled program (the reference) can be slow
+BUILD_PREFIX = "msgym-build-"  # + pid + "-": a folder of built kernels, one per measurer
 LOCK_WAIT_S = 3600.0  # how long a run may wait for the machine's run lock (others' kernels)
 
 
@@ -98,6 +100,7 @@ class _Item:
     result: MeasureResult | None = None
     path: str | None = None
     build_s: float = 0.0
+    started: bool = False  # the run holds the machine's run lock
 
 
 class Measurer:
@@ -175,7 +178,7 @@ class Measurer:
     ) -> None:
         """Cache and store a result (measured here, or elsewhere: e.g. a TVM database's)."""
         key = candidate_key(task.key, space, decisions)
-        self.cache[key] = Entry(task.key, space, decisions, result)
+        self.cache[key] = Entry(task.key, space, decisions, result, self._limits())
         if self.store is not None:
             self.store.append(make_record(key, task, space, decisions, result, runner, self.timing))
 
@@ -187,29 +190,40 @@ class Measurer:
             self._baselines[task.key] = self.runner.measure(task.mod)
             return self._baselines[task.key]
         path = cache_dir() / "baselines.json"
-        stored = json.loads(path.read_text()) if path.exists() else {}
-        if task.key in stored:
-            result = MeasureResult.from_json(stored[task.key])
-        else:
-            saved, self.timing = (
-                self.timing,
-                dataclasses.replace(
-                    self.timing, repeat=3, run_timeout_s=max(self.timing.run_timeout_s, REFERENCE_TIMEOUT_S)
-                ),
-            )
-            try:
-                result = self.measure(task, task.mod, use_cache=False)
-            finally:
-                self.timing = saved
-            if not result.ok:
-                raise RuntimeError(f"task {task.name}: the unscheduled program could not be measured: {result.error}")
+        result = _stored_baseline(path, task.key)
+        if result is None:
+            # One process measures a task's baseline; others on the same cache wait and read it.
+            with file_lock(cache_dir() / "locks" / f"baseline-{hashlib.sha256(task.key.encode()).hexdigest()[:16]}"):
+                result = _stored_baseline(path, task.key) or self._measure_baseline(task, path)
+        self._baselines[task.key] = result
+        return result
+
+    def _measure_baseline(self, task: Task, path: Path) -> MeasureResult:
+        timing = dataclasses.replace(
+            self.timing, repeat=3, run_timeout_s=max(self.timing.run_timeout_s, REFERENCE_TIMEOUT_S)
+        )
+        saved, self.timing = self.timing, timing
+        try:
+            result = self.measure(task, task.mod, use_cache=False)
+        finally:
+            self.timing = saved
+        if not result.ok:
+            raise RuntimeError(f"task {task.name}: the unscheduled program could not be measured: {result.error}")
+        with file_lock(path.with_suffix(".lock")):  # other tasks' baselines are written too
             stored = json.loads(path.read_text()) if path.exists() else {}
             stored[task.key] = result.to_json()
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(stored, indent=1))
             tmp.replace(path)
-        self._baselines[task.key] = result
         return result
+
+    def _limits(self) -> tuple[float, float]:
+        return (self.timing.build_timeout_s, self.timing.run_timeout_s)
+
+    def _cached(self, key: str) -> bool:
+        """Cached, and valid under this measurer's limits (a failure under smaller ones is retried)."""
+        entry = self.cache.get(key)
+        return entry is not None and entry.answers(self._limits())
 
     def close(self) -> None:
         self.builder.close()
@@ -220,11 +234,11 @@ class Measurer:
 
     # ------------------------------------------------------------------------------ the pipeline
     def _measure_items(self, task: Task, items: list[_Item], use_cache: bool) -> list[MeasureResult]:
-        if use_cache and self.store is not None and any(item.key not in self.cache for item in items):
+        if use_cache and self.store is not None and any(not self._cached(item.key) for item in items):
             self.cache.update(self.store.read_new())  # what other processes on this store measured meanwhile
         to_build = collections.deque()
         for item in items:
-            if use_cache and item.key in self.cache:
+            if use_cache and self._cached(item.key):
                 item.result = self.cache[item.key].result
             else:
                 to_build.append(item)
@@ -255,7 +269,8 @@ class Measurer:
             self._finish(task, item, MeasureResult(error=mod))
             return True
         if self._tmp is None:
-            self._tmp = tempfile.mkdtemp(prefix="msgym-build-")
+            sweep_build_dirs()
+            self._tmp = tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{os.getpid()}-")
         item.path = os.path.join(self._tmp, f"{uuid.uuid4().hex}.so")
         self.builder.submit(
             ("build", tvm.ir.save_json(mod), str(task.target), item.path), self.timing.build_timeout_s, item
@@ -293,7 +308,15 @@ class Measurer:
             return
         item: _Item = job
         if kind == "started":  # the run holds the lock: from now on it has its own timeout
+            item.started = True
             worker.restart_clock(item, self.timing.run_timeout_s)
+            return
+        if kind == "error" and worker is self.run_worker and not item.started:
+            # The run never started (it waited for the run lock that other processes' kernels held,
+            # or its worker was lost first): this says nothing about the kernel, so it is neither
+            # cached nor stored, and the next request measures it.
+            error = f"not measured: the run did not start ({payload})"
+            self._finish(task, item, MeasureResult(error=error), keep=False)
             return
         if kind == "built":
             item.build_s = payload
@@ -308,9 +331,37 @@ class Measurer:
         while to_run:
             self._finish(task, to_run.popleft(), MeasureResult(error=error))
 
-    def _finish(self, task: Task, item: _Item, result: MeasureResult) -> None:
+    def _finish(self, task: Task, item: _Item, result: MeasureResult, keep: bool = True) -> None:
         item.result = result
         if item.path:
             Path(item.path).unlink(missing_ok=True)
-        self.measured += 1
-        self.record(task, item.space, item.decisions, result, runner=str(self.runner))
+        if keep:
+            self.measured += 1
+            self.record(task, item.space, item.decisions, result, runner=str(self.runner))
+
+
+def sweep_build_dirs() -> int:
+    """Remove the build folders of measurers whose process died without closing them (``kill -9``);
+    returns how many were removed."""
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{BUILD_PREFIX}*-*"):
+        pid = folder.name[len(BUILD_PREFIX) :].partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
+
+
+def _stored_baseline(path: Path, task_key: str) -> MeasureResult | None:
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    return MeasureResult.from_json(stored[task_key]) if task_key in stored else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -69,7 +70,10 @@ class WorkerProcess:
         if self.proc is not None and self.proc.poll() is None:
             return
         parent, child = socket.socketpair()
-        self.proc = subprocess.Popen([sys.executable, "-c", BOOT, str(child.fileno())], pass_fds=(child.fileno(),))
+        # The worker is told who its parent is, so that it ends when the parent does (see worker.py).
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", BOOT, str(child.fileno()), str(os.getpid())], pass_fds=(child.fileno(),)
+        )
         child.close()
         self.conn = Connection(parent.detach())
         self.fresh = True

@@ -31,6 +31,7 @@ class MeasureResult:
     error: str | None = None
     build_s: float = 0.0
     run_s: float = 0.0
+    server: str | None = None  # the machine that ran it: "local", or the RPC server's address
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,6 @@ intrinsics; the tests use it to inject faults).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import runpy
 import statistics
@@ -26,8 +25,9 @@ from msgym.measure.runners import Runner
 # block it so a new worker is ready sooner.
 BOOT = (
     "import sys; sys.modules['torch'] = None; from multiprocessing.connection import Connection; "
-    "from msgym.measure.worker import main; main(Connection(int(sys.argv[1])))"
+    "from msgym.measure.worker import main; main(Connection(int(sys.argv[1])), int(sys.argv[2]))"
 )
+PARENT_POLL_S = 1.0  # how often a worker checks that its parent is alive
 
 
 def _link(output: str, objects: list[str], options: Any = None, **kwargs: Any) -> None:
@@ -99,26 +99,41 @@ class Reference:
 
 
 def _open(runner: Runner, path: str):
-    """The loaded library and its device, here or on an RPC server; and a closer."""
+    """The loaded library and its device, here or on an RPC server; a closer; and which machine
+    it is (``local``, or the server's address as the tracker gave it), recorded with the result."""
     import tvm
 
     if runner.name == "local":
-        return tvm.runtime.load_module(path), tvm.cpu(), lambda: None
-    from tvm import rpc
-
-    session = rpc.connect_tracker(runner.host, runner.port).request(
-        runner.key, priority=1, session_timeout=int(runner.session_timeout_s)
-    )
+        return tvm.runtime.load_module(path), tvm.cpu(), lambda: None, "local"
+    session, server = _request(runner)
     session.upload(path)
     lib = session.load_module(os.path.basename(path))
-    return lib, session.cpu(), lambda: session.remove(os.path.basename(path))
+    return lib, session.cpu(), lambda: session.remove(os.path.basename(path)), server
+
+
+def _request(runner: Runner) -> tuple:
+    """A session with a free server under ``runner.key``, and that server's address.
+
+    What TVM's ``TrackerSession.request`` does (0.27), keeping the address it does not return:
+    anyone who reaches the tracker can register a server, so results name the one that made them."""
+    from tvm import rpc
+    from tvm.rpc import base
+
+    tracker = rpc.connect_tracker(runner.host, runner.port)  # connected
+    base.sendjson(tracker._sock, [base.TrackerCode.REQUEST, runner.key, "", 1])
+    value = base.recvjson(tracker._sock)
+    if value[0] != base.TrackerCode.SUCCESS:
+        raise RuntimeError(f"the tracker refused the request for key {runner.key!r}: {value!s}")
+    url, port, matchkey = value[1]
+    session = rpc.connect(url, port, matchkey, int(runner.session_timeout_s))
+    return session, f"rpc://{url}:{port} (key {runner.key})"
 
 
 def run(ref: Reference, path: str, timing: TimingConfig, runner: Runner) -> MeasureResult:
     import tvm
 
     start = time.perf_counter()
-    lib, dev, close = _open(runner, path)
+    lib, dev, close, server = _open(runner, path)
     try:
         func = lib["main"]
         args = [tvm.runtime.tensor(a, dev) for a in ref.inputs]
@@ -128,7 +143,7 @@ def run(ref: Reference, path: str, timing: TimingConfig, runner: Runner) -> Meas
         first_s = time.perf_counter() - t0
         error = ref.check([a.numpy() for a in args])
         if error is not None:
-            return MeasureResult(error=error, run_s=time.perf_counter() - start)
+            return MeasureResult(error=error, run_s=time.perf_counter() - start, server=server)
         for _ in range(max(0, timing.warmup - 1)):
             func(*args)
         if first_s > timing.slow_kernel_s and runner.name == "local" and not timing.cache_flush:
@@ -143,7 +158,9 @@ def run(ref: Reference, path: str, timing: TimingConfig, runner: Runner) -> Meas
                 f_preproc="cache_flush_cpu_non_first_arg" if timing.cache_flush else "",
             )
             repeats = [float(r) for r in evaluator(*args).results]
-        return MeasureResult(latency_s=statistics.median(repeats), repeats=repeats, run_s=time.perf_counter() - start)
+        return MeasureResult(
+            latency_s=statistics.median(repeats), repeats=repeats, run_s=time.perf_counter() - start, server=server
+        )
     finally:
         close()
 
@@ -168,26 +185,52 @@ def run_lock(runner: Runner) -> Iterator[None]:
     if runner.name != "local":
         yield
         return
-    from msgym.measure.store import cache_dir
+    from msgym.measure.store import cache_dir, file_lock
 
-    with open(cache_dir() / "run.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(cache_dir() / "run.lock"):
+        yield
 
 
-def main(conn: Connection) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """End this worker when the process that started it ends, even if it is killed with
+    ``kill -9`` while a kernel runs here: the kernel asks the OS for SIGKILL on the parent's death
+    (Linux ``PR_SET_PDEATHSIG``), and a thread polls the parent too (elsewhere, or if that failed).
+    An orphan would otherwise hold the machine's run lock, timing a kernel nobody waits for."""
+    import ctypes
+    import signal
+    import threading
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:  # it died before the request
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="msgym-parent-watch", daemon=True).start()
+
+
+def main(conn: Connection, parent_pid: "int | None" = None) -> None:
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     preload = os.environ.get("MSGYM_WORKER_PRELOAD")
     if preload:
         runpy.run_path(preload)
+    try:
+        serve(conn)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        os._exit(0)  # the parent is gone: nothing to report to, and no traceback for its log
+
+
+def serve(conn: Connection) -> None:
     references: dict[str, Reference] = {}
     while True:
-        try:
-            job = conn.recv()
-        except EOFError:
-            return
+        job = conn.recv()
         if job is None:
             return
         try:

@@ -18,7 +18,7 @@ from msgym.tasks.builtin import BUILTIN_TASKS, SUITE_OPERATORS, builtin_names, s
 from msgym.tasks.task import Task, TaskError
 from msgym.tasks.user import is_file_spec, load_user_kernel
 
-__all__ = ["TaskLoader", "LOADERS", "register_loader", "get_task"]
+__all__ = ["TaskLoader", "LOADERS", "register_loader", "get_task", "runs_code"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +53,16 @@ LOADERS: list[TaskLoader] = [
     TaskLoader("suite", lambda spec: spec.partition("/")[0] in SUITE_OPERATORS and "/" in spec, _suite),
     TaskLoader("file", is_file_spec, _user),
 ]
+
+
+def runs_code(spec: str) -> bool:
+    """Whether loading ``spec`` imports a Python file (a user's kernel or model): running its code.
+    A task string read from a file someone else wrote (a record, a run folder) must not do that
+    unless the user names the task themselves."""
+    if spec.startswith("torch:"):
+        model = spec[len("torch:") :].rpartition("/")[0].rpartition("@")[0]
+        return is_file_spec(model)
+    return is_file_spec(spec)
 
 
 def register_loader(loader: TaskLoader) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from msgym._tvm import structural_key, target_key, tvm
 
-__all__ = ["Task", "TaskError", "TOLERANCES", "as_module", "gflops"]
+__all__ = ["Task", "TaskError", "TOLERANCES", "as_module", "check_static", "gflops"]
 
 
 def gflops(flops: float, latency_s: "float | None") -> float:
@@ -40,6 +40,9 @@ class Task:
     mod: tvm.IRModule
     target: tvm.target.Target
     spec: str  # the string that recreates this task with get_task()
+
+    def __post_init__(self) -> None:
+        check_static(self.mod["main"], self.name)
 
     @functools.cached_property
     def func(self) -> tvm.tirx.PrimFunc:
@@ -93,6 +96,22 @@ class Task:
 
     def describe(self) -> str:
         return f"{self.name} ({self.flops / 1e6:.1f} MFLOP) for {self.target}"
+
+
+def check_static(func: tvm.tirx.PrimFunc, name: str) -> None:
+    """Refuse a program with a symbolic (dynamic) dimension now, naming it: msgym builds, checks
+    and times concrete programs, and TVM would fail much later with an unrelated error."""
+    for buf in func.params:  # in TVM 0.27 a buffer parameter is the buffer itself
+        shape = getattr(buf, "shape", None)
+        if shape is None:
+            continue
+        dynamic = [str(dim) for dim in shape if not isinstance(dim, tvm.tirx.IntImm)]
+        if dynamic:
+            shape = ", ".join(str(dim) for dim in shape)
+            raise TaskError(
+                f"task {name}: parameter {buf.name} has symbolic dimension(s) {', '.join(dynamic)} "
+                f"(shape [{shape}]); msgym tunes static shapes only: give every dimension a concrete size"
+            )
 
 
 def as_module(obj: Any, origin: str) -> tvm.IRModule:

@@ -264,3 +264,23 @@ def test_every_tasks_option_takes_a_set_name(tmp_path):
 def test_a_bad_runner_is_a_clear_error():
     out = msgym("tune", "--task", "gmm-64", "--runner", "gpu-please")
     assert out.returncode == 2 and "does not parse" in out.stderr and "fake" in out.stderr
+
+
+def test_export_does_not_import_a_file_a_run_folder_names(tmp_path):
+    from conftest import ODD_MATMUL
+
+    out = msgym("tune", "--task", ODD_MATMUL, "--trials", "2", "--logdir", tmp_path / "runs", "--no-show", *FAKE)
+    assert out.returncode == 0, out.stderr
+    run = next((tmp_path / "runs").iterdir())
+    out = msgym("export", run, "--database", tmp_path / "db")
+    assert out.returncode == 2 and "names a Python file, which loading would run" in out.stderr
+    assert "--task" in out.stderr and not (tmp_path / "db").exists()
+    out = msgym("export", run, "--database", tmp_path / "db", "--task", ODD_MATMUL)
+    assert out.returncode == 0, out.stderr
+
+
+def test_an_unusable_cache_folder_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("MSGYM_CACHE_DIR", str(tmp_path / "file"))
+    (tmp_path / "file").write_text("")
+    out = msgym("tune", "--task", "gmm-64", "--trials", "1", *FAKE)
+    assert out.returncode == 2 and "is a file, not a folder" in out.stderr and "Traceback" not in out.stderr

@@ -27,3 +27,11 @@ NOT_A_KERNEL = 42
 
 def broken():
     raise RuntimeError("this kernel factory is broken")
+
+
+def dynamic_rows():
+    """B[n, 64] = 2 * A[n, 64] with a symbolic n: not a tunable (static) task."""
+    n = tvm.tirx.Var("n", "int32")
+    a = te.placeholder((n, 64), name="A")
+    b = te.compute((n, 64), lambda i, j: a[i, j] * 2.0, name="B")
+    return te.create_prim_func([a, b])

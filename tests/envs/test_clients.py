@@ -93,10 +93,21 @@ def test_gymnasium_make_vec_and_wrappers(mode, env_kwargs):
     env.close()
 
 
-def test_render_modes():
+def test_render_modes(fake_settings):
+    import warnings
+
+    from gymnasium.utils.env_checker import check_env
+
     from msgym.envs.schedule_env import ScheduleEnv
 
     assert ScheduleEnv.metadata["render_modes"] == ["ansi", "rgb_array"]
+    for mode in ScheduleEnv.metadata["render_modes"]:
+        env = ScheduleEnv(task="gmm-64", observation="context", render_mode=mode, measurer=fake_settings)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            check_env(env)  # renders too
+        assert [str(w.message) for w in caught] == []
+        env.close()
     with pytest.raises(ValueError, match="unknown render_mode 'human'.*rgb_array"):
         ScheduleEnv(task="gmm-64", render_mode="human")
     assert ScheduleEnv(task="gmm-64").render() is None

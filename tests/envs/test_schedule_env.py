@@ -134,9 +134,16 @@ def test_record_round_trips_and_replays_to_the_same_program(fake_measurer):
     _, info, _ = run_episode(env, np.random.default_rng(5), seed=11)
     record = EpisodeRecord.from_json(json.loads(json.dumps(info["record"])))
     assert record.seed == 11 and record.task == ODD_MATMUL
-    replayed = record.replay()
+    with pytest.raises(ValueError, match="names a Python file, which loading would run"):
+        record.replay()  # a record's own string never makes msgym import a file
+    replayed = record.replay(task=ODD_MATMUL)  # named by the user: trusted
     original = env.spaces.program(info["space"], info["decisions"])
     assert tvm_ffi.structural_equal(replayed.mod, original.mod)
+    from msgym.space import design_spaces
+
+    gmm = design_spaces(get_task("gmm-64"))
+    builtin = EpisodeRecord(task="gmm-64", target=info["record"]["target"], space=0, decisions=gmm.default_decisions(0))
+    assert tvm_ffi.structural_equal(builtin.replay().mod, gmm.program(0, gmm.default_decisions(0)).mod)
     with pytest.raises(ValueError, match="not an msgym episode record"):
         EpisodeRecord.from_json({"tusk": 1})
     env.close()
@@ -160,9 +167,8 @@ def test_bad_arguments_name_the_valid_choices():
         ScheduleEnv(task="gmm-64", n_actions=1)
 
 
-def test_env_pickles_and_runs_in_subprocesses(fake_measurer):
-    from stable_baselines3.common.vec_env import SubprocVecEnv
-
+def test_env_pickles_with_its_measurer_settings(fake_measurer):
+    """(Subprocess vector envs: tests/envs/test_clients.py.)"""
     env = ScheduleEnv(task="gmm-64", observation="context", measurer=fake_measurer)
     clone = pickle.loads(pickle.dumps(env))
     assert clone.task.name == "gmm-64" and clone.observation == "context"
@@ -170,16 +176,6 @@ def test_env_pickles_and_runs_in_subprocesses(fake_measurer):
     assert clone.measurer is not fake_measurer and clone.measurer.settings() == fake_measurer.settings()
     clone.close()
     env.close()
-    vec = SubprocVecEnv([lambda: ScheduleEnv(task="gmm-64", observation="context")] * 2)
-    try:
-        obs = vec.reset()
-        assert obs.shape == (2, env.observation_space.shape[0])
-        masks = np.stack(vec.env_method("action_masks"))
-        actions = [int(np.flatnonzero(m)[0]) for m in masks]
-        obs, _, _, _ = vec.step(actions)
-        assert np.isfinite(obs).all()
-    finally:
-        vec.close()
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -247,3 +243,26 @@ def test_env_and_search_give_one_candidate_the_same_reward_and_record(fake_measu
     assert {k: v for k, v in record.items() if k != "wall_s"} == {
         k: v for k, v in info["record"].items() if k != "wall_s"
     }
+
+
+def test_actions_are_integers_or_a_clear_error():
+    env = ScheduleEnv(task="gmm-64", observation="context")
+    env.reset(seed=0)
+    for bad in (2.7, "1", True, np.array([1, 2]), np.float64("nan"), np.array(1.0)):
+        with pytest.raises(TypeError, match="an action is an integer index"):
+            env.step(bad)
+    assert env._steps == 0  # nothing happened
+    valid = int(np.flatnonzero(env.action_masks())[0])
+    for good in (valid, np.int64(valid), np.array(valid)):
+        env.reset(seed=0)
+        env.step(good)
+    env.close()
+
+
+def test_a_symbolic_shape_is_refused_when_the_task_is_made():
+    from conftest import DATA
+
+    from msgym.tasks import TaskError
+
+    with pytest.raises(TaskError, match=r"parameter A has symbolic dimension\(s\) n .*static shapes only"):
+        ScheduleEnv(task=f"{DATA / 'kernels.py'}:dynamic_rows")

@@ -1,5 +1,6 @@
 """The fake runner: deterministic latencies without building, kept apart from real measurements."""
 
+import os
 import random
 
 from msgym.envs.outcome import measure_candidates
@@ -50,3 +51,18 @@ def test_an_invalid_candidate_is_an_error_result_without_building():
     with Measurer(runner="fake") as m:
         [result] = measure_candidates(m, spaces, [(0, decisions)])
     assert not result.ok and "replaced" in result.error
+
+
+def test_build_folders_of_dead_processes_are_swept(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import tempfile
+
+    from msgym.measure.measurer import BUILD_PREFIX, sweep_build_dirs
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / f"{BUILD_PREFIX}{dead.stdout.strip()}-abc").mkdir()  # left by a process killed with -9
+    (tmp_path / f"{BUILD_PREFIX}{os.getpid()}-def").mkdir()  # a live one's
+    assert sweep_build_dirs() == 1
+    assert [p.name for p in tmp_path.iterdir()] == [f"{BUILD_PREFIX}{os.getpid()}-def"]

@@ -1,5 +1,7 @@
 """The measurer: real builds and timings, output checks, and injected faults."""
 
+import textwrap
+
 import pytest
 import tvm
 from tvm import te
@@ -151,3 +153,67 @@ def test_runs_wait_for_the_machine_wide_run_lock(measurer):
     assert done.wait(120)
     thread.join()
     assert results[0].ok, results[0].error
+
+
+ORPHAN = textwrap.dedent("""
+    import sys
+    from msgym.measure import Measurer, TimingConfig
+    from msgym.space import design_spaces
+    from msgym.tasks import get_task
+    task = get_task("gmm-1024")
+    program = design_spaces(task).program(0, design_spaces(task).default_decisions(0)).mod
+    m = Measurer()
+    m.measure(get_task("gmm-64"), get_task("gmm-64").mod)  # the workers are up
+    m.timing = TimingConfig(repeat=1000, min_repeat_ms=200, run_timeout_s=600)  # minutes of timing
+    print(m.builder.proc.pid, m.run_worker.proc.pid, flush=True)
+    m.measure(task, program)  # killed in here, while its worker times the kernel
+""")
+
+
+def test_a_killed_parents_workers_die_and_free_the_run_lock():
+    """kill -9 of a measuring process: its workers end too (no orphan timing a kernel with the
+    machine's run lock held), quietly (no BrokenPipeError traceback in its log)."""
+    import fcntl
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from msgym.measure import cache_dir
+
+    proc = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert len(pids) == 2, proc.stderr.read()
+    time.sleep(8)  # the big kernel is being built, then timed with the run lock held
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while any(_alive(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids), "a worker outlived its parent"
+    with open(cache_dir() / "run.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free at once
+    assert "Traceback" not in proc.stderr.read()
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def test_processes_sharing_a_cache_measure_a_baseline_once(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = "from msgym.measure import Measurer; from msgym.tasks import get_task\n" \
+             "m = Measurer(); m.baseline(get_task('sfm-64')); print(m.measured); m.close()"
+    env = {**os.environ, "MSGYM_CACHE_DIR": str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    counts = [int(p.communicate(timeout=300)[0].split()[-1]) for p in procs]
+    assert sorted(counts) == [0, 1]  # one measured it, the other read it

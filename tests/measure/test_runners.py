@@ -49,6 +49,8 @@ def test_measures_through_a_tracker_and_two_servers_like_local():
                 via_rpc, here = remote.measure(task, program), local.measure(task, program)
                 assert via_rpc.ok and here.ok, (via_rpc.error, here.error)
                 ratios.append(via_rpc.latency_s / here.latency_s)
+                # Each result names the machine that made it (anyone reaching a tracker can register one).
+                assert here.server == "local" and via_rpc.server.startswith("rpc://127.0.0.1:"), via_rpc.server
             # Same CPU, another process: the same latency within this machine's noise.
             assert 0.8 < statistics.median(ratios) < 1.25, ratios
             assert all(0.5 < r < 2.0 for r in ratios), ratios

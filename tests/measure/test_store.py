@@ -15,7 +15,6 @@ from msgym.measure import Measurer
 from msgym.space import design_spaces
 from msgym.tasks import get_task
 
-pytestmark = pytest.mark.hardware  # real builds and timings
 
 SCRIPT = textwrap.dedent("""
     import random, sys
@@ -41,6 +40,7 @@ def candidates():
     return spaces, spaces.sample_distinct(random.Random(0), 8)  # the same as SCRIPT's
 
 
+@pytest.mark.hardware
 def test_killed_run_resumes_from_the_store(tmp_path):
     store = tmp_path / "records.jsonl"
     proc = subprocess.Popen(
@@ -71,17 +71,65 @@ def test_killed_run_resumes_from_the_store(tmp_path):
         m.close()
 
 
-def test_torn_last_line_is_ignored(tmp_path):
+GOOD = '{"key": "a|0|[1]", "task_key": "a", "space": 0, "decisions": [1], "result": {"latency_s": 0.5, "repeats": [0.5]}}'
+
+
+def test_torn_last_line_is_ignored_and_the_next_append_starts_a_fresh_line(tmp_path):
     store = tmp_path / "records.jsonl"
-    store.write_text(
-        '{"key": "a|0|[1]", "task_key": "a", "space": 0, "decisions": [1], '
-        '"result": {"latency_s": 0.5, "repeats": [0.5]}}\n{"key": "b|0|[2]", "tas'
-    )
-    m = Measurer(store=store)
+    store.write_text(GOOD + '\n{"key": "b|0|[2]", "tas')  # a crash mid-write
+    with Measurer(runner="fake", store=store) as m:  # reads only fake records: none yet
+        assert m.cache == {}
+        task = get_task("gmm-64")
+        m.measure(task, task.mod)  # appends one record
+    with pytest.warns(UserWarning, match=r"records.jsonl:2: unreadable record skipped"):
+        m = Measurer(store=store)
     assert list(m.cache) == ["a|0|[1]"] and m.cache["a|0|[1]"].result.latency_s == 0.5
+    m.close()
+    lines = store.read_text().splitlines()
+    assert len(lines) == 3 and lines[1] == '{"key": "b|0|[2]", "tas'  # the new record was not glued on
+    with Measurer(runner="fake", store=store) as again:
+        assert len(again.cache) == 1  # ... and is read back
+
+
+def test_lines_that_are_not_records_are_reported_and_skipped(tmp_path):
+    store = tmp_path / "records.jsonl"
+    store.write_text("\n".join([GOOD, '{"key": "x"}', "[1, 2]", '{"key": 3, "task_key": "t"}', "not json", ""]))
+    with pytest.warns(UserWarning) as caught:
+        m = Measurer(store=store)
+    assert list(m.cache) == ["a|0|[1]"]
+    assert [str(w.message).split(": ")[0].rsplit(":", 1)[1] for w in caught] == ["2", "3", "4", "5"]
     m.close()
 
 
+def test_unusable_cache_folders_and_stores_are_one_clear_error(tmp_path, monkeypatch):
+    from msgym.measure import cache_dir
+    from msgym.measure.store import CacheError
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for value, message in [(str(a_file), "is a file, not a folder"), ("", "set but empty"),
+                           ("/proc/msgym-cache", "cannot be made")]:
+        monkeypatch.setenv("MSGYM_CACHE_DIR", value)
+        with pytest.raises(CacheError, match=message):
+            cache_dir()
+    with pytest.raises(CacheError, match="is a folder; name a file"):
+        Measurer(store=tmp_path)
+
+
+def test_a_failure_is_reused_only_under_limits_at_least_as_large(tmp_path):
+    from msgym.measure import MeasureResult, TimingConfig
+
+    store = tmp_path / "records.jsonl"
+    task = get_task("gmm-64")
+    with Measurer(TimingConfig(run_timeout_s=3.0), runner="fake", store=store) as short:
+        short.record(task, 0, [1], MeasureResult(error="run timed out after 3 s"), runner="fake")
+    with Measurer(TimingConfig(run_timeout_s=3.0), runner="fake", store=store) as same:
+        assert same._cached(next(iter(same.cache)))  # the same limits: the failure stands
+    with Measurer(TimingConfig(run_timeout_s=600.0), runner="fake", store=store) as longer:
+        assert not longer._cached(next(iter(longer.cache)))  # larger limits: it is measured again
+
+
+@pytest.mark.hardware
 def test_measurers_sharing_a_store_reuse_each_others_results(tmp_path):
     """Parallel environments (one measurer per process) share measurements through the store."""
     store = tmp_path / "records.jsonl"
