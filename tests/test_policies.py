@@ -23,8 +23,12 @@ class _Payload:
 
 
 def hostile_zip(path, marker):
-    data = {"policy_class": {":type:": "<class 'abc.ABCMeta'>",
-                             ":serialized:": base64.b64encode(pickle.dumps(_Payload(marker))).decode()}}
+    data = {
+        "policy_class": {
+            ":type:": "<class 'abc.ABCMeta'>",
+            ":serialized:": base64.b64encode(pickle.dumps(_Payload(marker))).decode(),
+        }
+    }
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("data", json.dumps(data))
         z.writestr("_stable_baselines3_version", "2.9.2")
@@ -36,10 +40,14 @@ def test_a_received_policy_is_refused_before_it_can_run_anything(tmp_path):
 
     marker = tmp_path / "pwned"
     path = hostile_zip(tmp_path / "policy.zip", marker)
-    path.with_suffix(".json").write_text(json.dumps({"encoding": "features-v1/329+14", "n_actions": 32,
-                                                     "sha256": sha256(path)}))  # a matching hash proves nothing
-    for attempt in (lambda: check_policy(path), lambda: create("ppo", policy=str(path)),
-                    lambda: create("ppo-pretrained", policy=str(path))):
+    path.with_suffix(".json").write_text(
+        json.dumps({"encoding": "features-v1/329+14", "n_actions": 32, "sha256": sha256(path)})
+    )  # a matching hash proves nothing
+    for attempt in (
+        lambda: check_policy(path),
+        lambda: create("ppo", policy=str(path)),
+        lambda: create("ppo-pretrained", policy=str(path)),
+    ):
         with pytest.raises(PolicyTrustError, match="not written by msgym on this machine.*trust_policy=true"):
             attempt()
     assert not marker.exists()

@@ -166,7 +166,10 @@ def train(
         ]
     )
     t0 = time.perf_counter()
-    model.learn(total_timesteps=max(0, timesteps - done), reset_num_timesteps=not resume, callback=callbacks)
+    try:
+        model.learn(total_timesteps=max(0, timesteps - done), reset_num_timesteps=not resume, callback=callbacks)
+    finally:
+        model.logger.close()  # its CSV and TensorBoard files
     wall = time.perf_counter() - t0
     venv.close()
     save = save or str(run_dir / "policy.zip")
@@ -199,14 +202,17 @@ def _latest_checkpoint(run_dir: Path) -> str | None:
 
 
 class RecordedCheckpoints(CheckpointCallback):
-    """SB3's checkpoints, each one's hash recorded as written by msgym (so ``--resume`` trusts
-    them, and only them)."""
+    """SB3's checkpoints, each one's hash recorded as written by msgym before it appears under its
+    name (so ``--resume`` trusts every checkpoint it finds, even after a kill, and only those)."""
 
     def _on_step(self) -> bool:
-        keep_going = super()._on_step()
         if self.n_calls % self.save_freq == 0:
-            trust(self._checkpoint_path(extension="zip"))
-        return keep_going
+            path = Path(self._checkpoint_path(extension="zip"))
+            part = path.with_name(f".writing_{path.name}")  # not a checkpoint name until it is trusted
+            self.model.save(str(part))
+            trust(part)
+            part.replace(path)
+        return True
 
 
 class TaskStats(BaseCallback):

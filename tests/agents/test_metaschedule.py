@@ -8,11 +8,24 @@ from msgym.search import create, tune
 def test_runs_metaschedules_search_through_msgyms_measurer(fake_measurer):
     agent = create("metaschedule", num_trials_per_iter=3, population_size=64)
     result = tune("gmm-64", agent, trials=7, seed=0, progress=False, measurer=fake_measurer)
-    assert (result.trials, agent.unlocated, result.errors) == (7, 0, 0) and result.best is not None
-    assert agent.unlocated == 0  # every MetaSchedule candidate is a point of msgym's design spaces
+    assert (result.trials, result.errors) == (7, 0) and result.best is not None
+    # A candidate outside msgym's design spaces (now and then MetaSchedule's MutateParallel changes
+    # the parallel extent, which msgym's spaces fix) is told back as failed and costs no trial.
     records = agent.database.get_all_tuning_records()
-    assert len(records) == 6  # two full batches told back to MetaSchedule; the budget cut the third
+    assert len(records) == 6 + agent.unlocated  # two full batches measured; the budget cut the third
+    assert sum(float(r.run_secs[0]) >= 1e10 for r in records) == agent.unlocated
     assert min(float(r.run_secs[0]) for r in records) >= result.best.latency_s
+
+
+def test_a_candidate_outside_msgyms_spaces_is_not_measured(fake_measurer):
+    """Every candidate MetaSchedule proposes is located in msgym's spaces (its final program
+    compared with the replayed one); one that is not costs no trial and is told as failed."""
+    agent = create("metaschedule", num_trials_per_iter=3, population_size=64)
+    agent._locate = lambda mc, real=agent._locate: None if agent.unlocated == 0 and not agent.batch else real(mc)
+    result = tune("gmm-64", agent, trials=4, seed=0, progress=False, measurer=fake_measurer)
+    assert result.trials == 4 and agent.unlocated >= 1
+    failed = [r for r in agent.database.get_all_tuning_records() if float(r.run_secs[0]) >= 1e10]
+    assert len(failed) == agent.unlocated
 
 
 def test_bad_options():

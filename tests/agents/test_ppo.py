@@ -86,7 +86,13 @@ def test_a_policy_for_another_encoding_is_a_clear_error(tmp_path, fake_measurer)
     path = tmp_path / "other.zip"
     MaskablePPO("MlpPolicy", ScheduleEnv("gmm-64", n_actions=8), device="cpu").save(str(path))
     with pytest.raises(ValueError, match="does not fit this environment"):
-        tune("gmm-64", "ppo", trials=1, progress=False, measurer=fake_measurer,
-             agent_options={"policy": str(path), "trust_policy": True})
+        tune(
+            "gmm-64",
+            "ppo",
+            trials=1,
+            progress=False,
+            measurer=fake_measurer,
+            agent_options={"policy": str(path), "trust_policy": True},
+        )
     with pytest.raises(ValueError, match="no saved policy"):
         create("ppo", policy=str(tmp_path / "missing.zip"))

@@ -100,12 +100,12 @@ def test_render_modes(fake_settings):
 
     from msgym.envs.schedule_env import ScheduleEnv
 
-    assert ScheduleEnv.metadata["render_modes"] == ["ansi", "rgb_array"]
+    assert ScheduleEnv.metadata["render_modes"] == ["ansi", "rgb_array"]  # what check_env renders below
     for mode in ScheduleEnv.metadata["render_modes"]:
-        env = ScheduleEnv(task="gmm-64", observation="context", render_mode=mode, measurer=fake_settings)
+        env = gym.make(ENV_ID, task="gmm-64", render_mode=mode, measurer=fake_settings)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            check_env(env)  # renders too
+            check_env(env.unwrapped)  # renders in each mode too (it remakes the env from its spec)
         assert [str(w.message) for w in caught] == []
         env.close()
     with pytest.raises(ValueError, match="unknown render_mode 'human'.*rgb_array"):

@@ -15,7 +15,6 @@ from msgym.measure import Measurer
 from msgym.space import design_spaces
 from msgym.tasks import get_task
 
-
 SCRIPT = textwrap.dedent("""
     import random, sys
     from msgym.envs.outcome import measure_candidates
@@ -71,7 +70,9 @@ def test_killed_run_resumes_from_the_store(tmp_path):
         m.close()
 
 
-GOOD = '{"key": "a|0|[1]", "task_key": "a", "space": 0, "decisions": [1], "result": {"latency_s": 0.5, "repeats": [0.5]}}'
+GOOD = (
+    '{"key": "a|0|[1]", "task_key": "a", "space": 0, "decisions": [1], "result": {"latency_s": 0.5, "repeats": [0.5]}}'
+)
 
 
 def test_torn_last_line_is_ignored_and_the_next_append_starts_a_fresh_line(tmp_path):
@@ -107,8 +108,11 @@ def test_unusable_cache_folders_and_stores_are_one_clear_error(tmp_path, monkeyp
 
     a_file = tmp_path / "a_file"
     a_file.write_text("")
-    for value, message in [(str(a_file), "is a file, not a folder"), ("", "set but empty"),
-                           ("/proc/msgym-cache", "cannot be made")]:
+    for value, message in [
+        (str(a_file), "is a file, not a folder"),
+        ("", "set but empty"),
+        ("/proc/msgym-cache", "cannot be made"),
+    ]:
         monkeypatch.setenv("MSGYM_CACHE_DIR", value)
         with pytest.raises(CacheError, match=message):
             cache_dir()
