@@ -335,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", required=True, help=tasks_help)
     p.add_argument("--agents", default="random,evolutionary", help="comma-separated agents")
     p.add_argument("--trials", type=int, default=64)
-    p.add_argument("--seeds", type=int, default=3, help="seeds 0..K-1 for each task and agent")
+    p.add_argument("--seeds", type=int, default=5, help="seeds 0..K-1 for each task and agent (intervals need several)")
     p.add_argument("--logdir", default="runs")
     p.add_argument(
         "--json",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from msgym.search import AGENTS, create, parse_agent, tune
+from msgym.stats import bootstrap_ci, geomean_ci, separated
 from msgym.tasks import get_task
 from msgym.tasks.task import gflops
 
@@ -94,6 +95,7 @@ def run(
         "agent_options": agent_options,
         "runs": runs,
     }
+    out.update(summarize(out))
     _write(path, out)
     path.with_suffix(".md").write_text(leaderboard(out))
     plot(out, path.with_suffix(".png"))
@@ -137,17 +139,56 @@ def _write(path: Path, out: dict) -> None:
     tmp.replace(path)
 
 
+def summarize(out: dict) -> dict:
+    """Per (task, agent): mean best GFLOPS over seeds and its 95% bootstrap interval
+    (``summary[task][agent]``: ``gflops_mean``, ``gflops_ci95`` as [low, high], ``seeds``); per agent:
+    the geometric mean over tasks of those means, with its interval (``geomean[agent]``)."""
+    summary: dict[str, dict] = {}
+    per_agent: dict[str, list[list[float]]] = {}
+    for task in dict.fromkeys(r["task"] for r in out["runs"]):
+        for agent in out["agents"]:
+            gf = [r["best_gflops"] for r in out["runs"] if r["task"] == task and r["agent"] == agent]
+            if not gf:
+                continue
+            summary.setdefault(task, {})[agent] = {
+                "gflops_mean": statistics.fmean(gf),
+                "gflops_ci95": list(bootstrap_ci(gf)),
+                "seeds": len(gf),
+            }
+            per_agent.setdefault(agent, []).append(gf)
+    geomeans = {}
+    for agent, per_task in per_agent.items():
+        g, ci = geomean_ci(per_task)
+        geomeans[agent] = {"gflops": g, "gflops_ci95": list(ci), "tasks": len(per_task)}
+    return {"summary": summary, "geomean": geomeans}
+
+
+def _marks(ranked: list[tuple[str, list[float]]]) -> dict[str, str]:
+    """ "*" on an agent whose interval lies wholly above the next-ranked agent's."""
+    return {
+        a: "*" if i + 1 < len(ranked) and separated(ci, ranked[i + 1][1]) else "" for i, (a, ci) in enumerate(ranked)
+    }
+
+
 def leaderboard(out: dict) -> str:
-    """Per task, agents ranked by mean best GFLOPS over seeds; also at equal wall time (the mean
-    wall time of the task's fastest agent)."""
-    lines = [f"# msgym bench: {out['trials']} trials, {out['seeds']} seed(s)", ""]
+    """Per task, agents ranked by mean best GFLOPS over seeds, with 95% bootstrap intervals (``*``:
+    separated from the next agent's); also at equal wall time (the mean wall time of the task's
+    fastest agent); then the geometric mean over tasks."""
+    stats = summarize(out)
+    lines = [
+        f"# msgym bench: {out['trials']} trials, {out['seeds']} seed(s)",
+        "",
+        "Best GFLOPS: mean over seeds [95% bootstrap interval]; * marks an agent whose interval lies "
+        "above the next agent's (a difference larger than the noise).",
+        "",
+    ]
     for task in sorted({r["task"] for r in out["runs"]}):
         by_agent = {a: [r for r in out["runs"] if r["task"] == task and r["agent"] == a] for a in out["agents"]}
         wall = min(statistics.fmean(r["wall_s"] for r in rs) for rs in by_agent.values())
         lines += [
             f"## {task}",
             "",
-            f"| rank | agent | best GFLOPS (mean ± sd) | best GFLOPS at {wall:.0f} s | "
+            f"| rank | agent | best GFLOPS (mean [95% CI]) | best GFLOPS at {wall:.0f} s | "
             "best latency ms (mean) | trials (mean) | wall s (mean) | errors |",
             "|---|---|---|---|---|---|---|---|",
         ]
@@ -168,12 +209,28 @@ def leaderboard(out: dict) -> str:
                     agent,
                 )
             )
-        for rank, (gf, sd, at_wall, lat, trials, wall_s, errors, agent) in enumerate(sorted(rows, reverse=True), 1):
+        ranked = sorted(rows, reverse=True)
+        cis = {agent: stats["summary"][task][agent]["gflops_ci95"] for *_, agent in ranked}
+        marks = _marks([(agent, cis[agent]) for *_, agent in ranked])
+        for rank, (gf, _sd, at_wall, lat, trials, wall_s, errors, agent) in enumerate(ranked, 1):
+            lo, hi = cis[agent]
             lines.append(
-                f"| {rank} | {agent} | {gf:.2f} ± {sd:.2f} | {at_wall:.2f} | {lat:.3f} | {trials:.1f} | "
-                f"{wall_s:.1f} | {errors} |"
+                f"| {rank} | {agent}{marks[agent]} | {gf:.2f} [{lo:.2f}, {hi:.2f}] | {at_wall:.2f} | {lat:.3f} | "
+                f"{trials:.1f} | {wall_s:.1f} | {errors} |"
             )
         lines.append("")
+    ranked_g = sorted(stats["geomean"].items(), key=lambda kv: -kv[1]["gflops"])
+    marks = _marks([(agent, g["gflops_ci95"]) for agent, g in ranked_g])
+    lines += [
+        "## geometric mean over tasks",
+        "",
+        "| rank | agent | GFLOPS (geomean [95% CI]) | tasks |",
+        "|---|---|---|---|",
+    ]
+    for rank, (agent, g) in enumerate(ranked_g, 1):
+        lo, hi = g["gflops_ci95"]
+        lines.append(f"| {rank} | {agent}{marks[agent]} | {g['gflops']:.2f} [{lo:.2f}, {hi:.2f}] | {g['tasks']} |")
+    lines.append("")
     return "\n".join(lines)
 
 

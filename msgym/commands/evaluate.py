@@ -56,7 +56,9 @@ def run(
     )
     out["policy"] = policy or "shipped"
     out["references"] = refs
-    out["summary"] = summarize(out, refs)
+    for task, rows in summarize(out, refs).items():  # beside bench's statistics of the same runs
+        for agent, row in rows.items():
+            out["summary"][task][agent].update(row)
     Path(json_path).write_text(json.dumps(out, indent=1))
     Path(json_path).with_suffix(".md").write_text(table(out))
     return out

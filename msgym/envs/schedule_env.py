@@ -215,7 +215,7 @@ class ScheduleEnv(gym.Env, EzPickle):
             )
             baseline = self.measurer.baseline(task).latency_s if measured.ok else float("nan")
             result = outcome(task, ro.space, ro.decisions, measured, baseline, self.reward_space, self._seed, wall_s)
-            info.update(cv=measured.cv if ro.error is None else None)
+            info.update(cv=measured.cv if ro.error is None else None, latency_ci95=measured.ci95)
         self.record = result.record
         self._episode_rewards.append(result.reward)
         info.update(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
+import numpy as np
+
 
 @dataclasses.dataclass(frozen=True)
 class TimingConfig:
@@ -44,8 +46,18 @@ class MeasureResult:
             return 0.0
         return statistics.pstdev(self.repeats) / statistics.fmean(self.repeats)
 
+    @property
+    def ci95(self) -> "tuple[float, float] | None":
+        """95% bootstrap interval of the latency (the median of the repeats); None without repeats.
+        Wide where the repeats disagree: how far this one figure can be trusted."""
+        if not self.ok or not self.repeats:
+            return None
+        from msgym.stats import bootstrap_ci
+
+        return bootstrap_ci(self.repeats, statistic=np.median, n_boot=2000)
+
     def to_json(self) -> dict:
-        return {**dataclasses.asdict(self), "cv": self.cv}
+        return {**dataclasses.asdict(self), "cv": self.cv, "ci95": self.ci95}
 
     @classmethod
     def from_json(cls, data: dict) -> "MeasureResult":

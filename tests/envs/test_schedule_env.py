@@ -56,6 +56,8 @@ def test_measured_episode_reports_latency_and_checked_output(measurer):
     reward, info, _ = run_episode(env, np.random.default_rng(0))
     assert info["error"] is None, info["error"]
     assert info["latency_s"] > 0 and info["gflops"] > 0 and info["speedup"] > 0
+    low, high = info["latency_ci95"]  # the measurement's own uncertainty
+    assert 0 < low <= info["latency_s"] <= high < 2 * info["latency_s"]
     assert reward == pytest.approx(np.log(info["speedup"]))
     assert len(info["decisions"]) == env.unwrapped.spaces.n_decisions(info["space"])
     env.close()
