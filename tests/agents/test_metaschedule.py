@@ -12,8 +12,10 @@ def test_runs_metaschedules_search_through_msgyms_measurer(fake_measurer):
     # A candidate outside msgym's design spaces (now and then MetaSchedule's MutateParallel changes
     # the parallel extent, which msgym's spaces fix) is told back as failed and costs no trial.
     records = agent.database.get_all_tuning_records()
-    assert len(records) == 6 + agent.unlocated  # two full batches measured; the budget cut the third
-    assert sum(float(r.run_secs[0]) >= 1e10 for r in records) == agent.unlocated
+    failed = sum(float(r.run_secs[0]) >= 1e10 for r in records)
+    assert failed == agent.unlocated
+    # Every batch but the last, which the budget cut, is told back: 7 trials in batches of at most 3.
+    assert 7 - 3 < len(records) - failed < 7
     assert min(float(r.run_secs[0]) for r in records) >= result.best.latency_s
 
 
