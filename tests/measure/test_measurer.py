@@ -164,7 +164,7 @@ ORPHAN = textwrap.dedent("""
     program = design_spaces(task).program(0, design_spaces(task).default_decisions(0)).mod
     m = Measurer()
     m.measure(get_task("gmm-64"), get_task("gmm-64").mod)  # the workers are up
-    m.timing = TimingConfig(repeat=1000, min_repeat_ms=200, run_timeout_s=600)  # minutes of timing
+    m.timing = TimingConfig(repeat=1000, min_repeat_ms=200, slow_kernel_s=1e9, run_timeout_s=600)  # minutes
     print(m.builder.proc.pid, m.run_worker.proc.pid, flush=True)
     m.measure(task, program)  # killed in here, while its worker times the kernel
 """)
@@ -182,18 +182,33 @@ def test_a_killed_parents_workers_die_and_free_the_run_lock():
 
     from msgym.measure import cache_dir
 
+    def lock_held():
+        with open(cache_dir() / "run.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return False
+
     proc = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     pids = [int(p) for p in proc.stdout.readline().split()]
     assert len(pids) == 2, proc.stderr.read()
-    time.sleep(8)  # the big kernel is being built, then timed with the run lock held
+    deadline = time.time() + 120
+    while not lock_held() and time.time() < deadline:  # the big kernel is built, then timed with the lock held
+        time.sleep(0.2)
+    time.sleep(1.0)
+    assert lock_held(), "the kernel never started"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.time() + 10
     while any(_alive(pid) for pid in pids) and time.time() < deadline:
         time.sleep(0.2)
-    assert not any(_alive(pid) for pid in pids), "a worker outlived its parent"
-    with open(cache_dir() / "run.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free at once
+    left = [pid for pid in pids if _alive(pid)]
+    for pid in left:  # (a failing test leaves no orphan behind)
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "a worker outlived its parent"
+    assert not lock_held()
     assert "Traceback" not in proc.stderr.read()
 
 
