@@ -99,6 +99,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             args.json,
             measurer,
             agent_options=_per_agent(parse_options(args.agent_opt)),
+            verify_rounds=args.verify_rounds,
         )
     print(bench.leaderboard(out))
     stem = str(Path(args.json).with_suffix(""))
@@ -336,6 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", default="random,evolutionary", help="comma-separated agents")
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..K-1 for each task and agent (intervals need several)")
+    p.add_argument(
+        "--verify-rounds",
+        type=int,
+        default=3,
+        help="at the end, re-time each run's best few "
+        "candidates this many times, interleaved across runs, and rank by those (0: do not)",
+    )
     p.add_argument("--logdir", default="runs")
     p.add_argument(
         "--json",

@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from msgym.commands.verify import verify_runs
 from msgym.search import AGENTS, create, parse_agent, tune
 from msgym.stats import bootstrap_ci, geomean_ci, separated
 from msgym.tasks import get_task
@@ -48,9 +49,11 @@ def run(
     measurer: Any,
     progress: bool = True,
     agent_options: dict[str, dict] | None = None,
+    verify_rounds: int = 3,
 ) -> dict:
     """Run every (task, agent, seed) not already in ``json_path``; the JSON is rewritten after each run,
-    so an interrupted bench resumes where it stopped (runs of a different trial budget are not reused)."""
+    so an interrupted bench resumes where it stopped (runs of a different trial budget are not reused).
+    Then each run's best few candidates are re-timed, interleaved, ``verify_rounds`` times (0: not)."""
     agent_options = agent_options or {}
     validate(tasks, agents, trials, seeds, agent_options)
     path = Path(json_path)
@@ -95,6 +98,8 @@ def run(
         "agent_options": agent_options,
         "runs": runs,
     }
+    if verify_rounds:
+        verify_runs(out["runs"], measurer, rounds=verify_rounds)
     out.update(summarize(out))
     _write(path, out)
     path.with_suffix(".md").write_text(leaderboard(out))
@@ -116,6 +121,8 @@ def _run_summary(task, agent: str, seed: int, result) -> dict:
         "curve_wall_s": result.curve_wall_s,
         "flops": task.flops,
         "run_dir": result.run_dir,
+        # The in-loop best few, re-timed at the end of the bench (verify.py).
+        "top_candidates": [{"space": r.space, "decisions": r.decisions, "latency_s": r.latency_s} for r in result.top],
     }
 
 
@@ -141,26 +148,35 @@ def _write(path: Path, out: dict) -> None:
 
 def summarize(out: dict) -> dict:
     """Per (task, agent): mean best GFLOPS over seeds and its 95% bootstrap interval
-    (``summary[task][agent]``: ``gflops_mean``, ``gflops_ci95`` as [low, high], ``seeds``); per agent:
-    the geometric mean over tasks of those means, with its interval (``geomean[agent]``)."""
+    (``summary[task][agent]``: ``gflops_mean``, ``gflops_ci95`` as [low, high], ``seeds``, and the
+    same for the verified GFLOPS, ``verified_gflops_mean`` / ``verified_gflops_ci95``, once every
+    run is verified); per agent: the geometric mean over tasks with its interval (``geomean[agent]``:
+    ``gflops``, ``gflops_ci95``, ``verified_gflops``, ``verified_gflops_ci95``, ``tasks``)."""
     summary: dict[str, dict] = {}
-    per_agent: dict[str, list[list[float]]] = {}
+    per_agent: dict[str, dict[str, list[list[float]]]] = {}
     for task in dict.fromkeys(r["task"] for r in out["runs"]):
         for agent in out["agents"]:
-            gf = [r["best_gflops"] for r in out["runs"] if r["task"] == task and r["agent"] == agent]
-            if not gf:
+            rs = [r for r in out["runs"] if r["task"] == task and r["agent"] == agent]
+            if not rs:
                 continue
-            summary.setdefault(task, {})[agent] = {
-                "gflops_mean": statistics.fmean(gf),
-                "gflops_ci95": list(bootstrap_ci(gf)),
-                "seeds": len(gf),
-            }
-            per_agent.setdefault(agent, []).append(gf)
-    geomeans = {}
-    for agent, per_task in per_agent.items():
-        g, ci = geomean_ci(per_task)
-        geomeans[agent] = {"gflops": g, "gflops_ci95": list(ci), "tasks": len(per_task)}
+            cell = summary.setdefault(task, {}).setdefault(agent, {"seeds": len(rs)})
+            for name, key in METRICS.items():
+                values = [r.get(key) for r in rs]
+                if all(v is not None for v in values):
+                    cell[f"{name}_mean"], cell[f"{name}_ci95"] = statistics.fmean(values), list(bootstrap_ci(values))
+                    per_agent.setdefault(agent, {}).setdefault(name, []).append(values)
+    geomeans: dict[str, dict] = {}
+    for agent, by_metric in per_agent.items():
+        geomeans[agent] = {"tasks": len(by_metric["gflops"])}
+        for name, per_task in by_metric.items():
+            if len(per_task) == len(by_metric["gflops"]):  # every task has it
+                g, ci = geomean_ci(per_task)
+                geomeans[agent].update({name: g, f"{name}_ci95": list(ci)})
     return {"summary": summary, "geomean": geomeans}
+
+
+# What the statistics are of: the in-loop best, and the re-timed best (verify.py).
+METRICS = {"gflops": "best_gflops", "verified_gflops": "verified_gflops"}
 
 
 def _marks(ranked: list[tuple[str, list[float]]]) -> dict[str, str]:
@@ -170,66 +186,71 @@ def _marks(ranked: list[tuple[str, list[float]]]) -> dict[str, str]:
     }
 
 
+def _cell(stats: dict, name: str) -> str:
+    if f"{name}_mean" not in stats and name not in stats:
+        return "-"
+    value = stats.get(f"{name}_mean", stats.get(name))
+    lo, hi = stats[f"{name}_ci95"]
+    return f"{value:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
 def leaderboard(out: dict) -> str:
-    """Per task, agents ranked by mean best GFLOPS over seeds, with 95% bootstrap intervals (``*``:
-    separated from the next agent's); also at equal wall time (the mean wall time of the task's
-    fastest agent); then the geometric mean over tasks."""
+    """Per task, agents ranked by mean verified GFLOPS over seeds (the in-loop best where runs are
+    not verified), with 95% bootstrap intervals (``*``: separated from the next agent's); also the
+    in-loop best and the best at equal wall time (the mean wall time of the task's fastest agent);
+    then the geometric mean over tasks."""
     stats = summarize(out)
+    verified = all(r.get("verified_gflops") is not None for r in out["runs"])
+    rank_by = "verified_gflops" if verified else "gflops"
     lines = [
         f"# msgym bench: {out['trials']} trials, {out['seeds']} seed(s)",
         "",
-        "Best GFLOPS: mean over seeds [95% bootstrap interval]; * marks an agent whose interval lies "
-        "above the next agent's (a difference larger than the noise).",
+        "GFLOPS: mean over seeds [95% bootstrap interval]; * marks an agent whose interval lies above the next "
+        "agent's (a difference larger than the noise). Verified: each run's best few candidates re-timed at the "
+        f"end, interleaved with the other runs' (ranked by {'verified' if verified else 'in-loop'} GFLOPS).",
         "",
     ]
-    for task in sorted({r["task"] for r in out["runs"]}):
-        by_agent = {a: [r for r in out["runs"] if r["task"] == task and r["agent"] == a] for a in out["agents"]}
+    for task in sorted(stats["summary"]):
+        by_agent = {
+            a: [r for r in out["runs"] if r["task"] == task and r["agent"] == a] for a in stats["summary"][task]
+        }
         wall = min(statistics.fmean(r["wall_s"] for r in rs) for rs in by_agent.values())
+        cells = stats["summary"][task]
+        ranked = sorted(cells, key=lambda a: -cells[a][f"{rank_by}_mean"])
+        marks = _marks([(a, cells[a][f"{rank_by}_ci95"]) for a in ranked])
         lines += [
             f"## {task}",
             "",
-            f"| rank | agent | best GFLOPS (mean [95% CI]) | best GFLOPS at {wall:.0f} s | "
+            f"| rank | agent | verified GFLOPS | in-loop best GFLOPS | best GFLOPS at {wall:.0f} s | "
             "best latency ms (mean) | trials (mean) | wall s (mean) | errors |",
-            "|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
-        rows = []
-        for agent, rs in by_agent.items():
-            gf = [r["best_gflops"] for r in rs]
+        for rank, agent in enumerate(ranked, 1):
+            rs = by_agent[agent]
             lat = [r["best_latency_s"] * 1e3 for r in rs if r["best_latency_s"]]
             at_wall = statistics.fmean(best_gflops(r, wall_s=wall) for r in rs)
-            rows.append(
-                (
-                    statistics.fmean(gf),
-                    statistics.pstdev(gf),
-                    at_wall,
-                    statistics.fmean(lat) if lat else float("nan"),
-                    statistics.fmean(r["trials"] for r in rs),
-                    statistics.fmean(r["wall_s"] for r in rs),
-                    sum(r["errors"] for r in rs),
-                    agent,
-                )
-            )
-        ranked = sorted(rows, reverse=True)
-        cis = {agent: stats["summary"][task][agent]["gflops_ci95"] for *_, agent in ranked}
-        marks = _marks([(agent, cis[agent]) for *_, agent in ranked])
-        for rank, (gf, _sd, at_wall, lat, trials, wall_s, errors, agent) in enumerate(ranked, 1):
-            lo, hi = cis[agent]
+            lat_ms = statistics.fmean(lat) if lat else float("nan")
+            trials, wall_s = statistics.fmean(r["trials"] for r in rs), statistics.fmean(r["wall_s"] for r in rs)
             lines.append(
-                f"| {rank} | {agent}{marks[agent]} | {gf:.2f} [{lo:.2f}, {hi:.2f}] | {at_wall:.2f} | {lat:.3f} | "
-                f"{trials:.1f} | {wall_s:.1f} | {errors} |"
+                f"| {rank} | {agent}{marks[agent]} | {_cell(cells[agent], 'verified_gflops')} | "
+                f"{_cell(cells[agent], 'gflops')} | {at_wall:.2f} | {lat_ms:.3f} | {trials:.1f} | {wall_s:.1f} | "
+                f"{sum(r['errors'] for r in rs)} |"
             )
         lines.append("")
-    ranked_g = sorted(stats["geomean"].items(), key=lambda kv: -kv[1]["gflops"])
-    marks = _marks([(agent, g["gflops_ci95"]) for agent, g in ranked_g])
+    geo = stats["geomean"]
+    ranked_g = sorted((a for a in geo if rank_by in geo[a]), key=lambda a: -geo[a][rank_by])
+    marks = _marks([(a, geo[a][f"{rank_by}_ci95"]) for a in ranked_g])
     lines += [
         "## geometric mean over tasks",
         "",
-        "| rank | agent | GFLOPS (geomean [95% CI]) | tasks |",
-        "|---|---|---|---|",
+        "| rank | agent | verified GFLOPS (geomean) | in-loop best GFLOPS (geomean) | tasks |",
+        "|---|---|---|---|---|",
     ]
-    for rank, (agent, g) in enumerate(ranked_g, 1):
-        lo, hi = g["gflops_ci95"]
-        lines.append(f"| {rank} | {agent}{marks[agent]} | {g['gflops']:.2f} [{lo:.2f}, {hi:.2f}] | {g['tasks']} |")
+    for rank, agent in enumerate(ranked_g, 1):
+        g = geo[agent]
+        lines.append(
+            f"| {rank} | {agent}{marks[agent]} | {_cell(g, 'verified_gflops')} | {_cell(g, 'gflops')} | {g['tasks']} |"
+        )
     lines.append("")
     return "\n".join(lines)
 

@@ -27,6 +27,7 @@ from msgym.tasks import Task, get_task
 __all__ = ["Search", "TuneResult", "tune"]
 
 REWARD = reward_space("log_speedup")  # what a search's records and search/reward hold
+TOP = 3  # how many of a search's best candidates its result keeps (to be re-timed by a verification)
 
 
 @dataclasses.dataclass
@@ -42,6 +43,7 @@ class TuneResult:
     curve_wall_s: list[float]  # wall seconds since the start, after each trial
     best_gflops: float
     run_dir: str | None
+    top: list[EpisodeRecord] = dataclasses.field(default_factory=list)  # the best few, fastest first
 
 
 class Search:
@@ -79,6 +81,7 @@ class Search:
         self.trials, self.seed, self.remeasure = trials, seed, remeasure
         self.start = time.perf_counter()
         self.best: EpisodeRecord | None = None
+        self.successes: list[EpisodeRecord] = []  # every successful trial (the best few are re-timed)
         self.curve: list[float] = []  # best latency (s) after each trial; inf before the first success
         self.curve_wall: list[float] = []
         self.errors = 0
@@ -106,6 +109,8 @@ class Search:
                 self.task, cand.space, cand.decision_list(), result, self.baseline, REWARD, self.seed, per_candidate_s
             ).record
             self.errors += not result.ok
+            if result.ok:
+                self.successes.append(rec)
             if result.ok and (self.best is None or result.latency_s < self.best.latency_s):
                 self.best = rec
             self.curve.append(self.best.latency_s if self.best else math.inf)
@@ -137,6 +142,7 @@ class Search:
             self.curve_wall,
             task.gflops(best.latency_s if best else None),
             str(self.run_dir) if self.run_dir else None,
+            sorted(self.successes, key=lambda r: r.latency_s)[:TOP],
         )
         hparams = {
             "task": task.name,

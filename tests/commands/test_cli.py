@@ -93,6 +93,8 @@ def test_bench_writes_json_leaderboard_and_plot(tmp_path, runner):
     for run in data["runs"]:
         assert run["trials"] == 3 and len(run["curve_best_latency_s"]) == 3 and run["best_gflops"] > 0
         assert {"task", "agent", "seed", "best_latency_s", "wall_s", "errors", "curve_wall_s"} <= set(run)
+        assert run["verified_gflops"] > 0 and run["verified_rounds"] == 3  # its best re-timed at the end
+        assert 1 <= len(run["top_candidates"]) <= 3
     for agent in agents:  # the statistics over seeds (one seed here: a zero-width interval)
         row = data["summary"]["gmm-64"][agent]
         assert row["gflops_ci95"][0] <= row["gflops_mean"] <= row["gflops_ci95"][1] and row["seeds"] == 1
