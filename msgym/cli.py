@@ -64,6 +64,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
             logdir=args.logdir,
             agent_options=parse_options(args.agent_opt),
             measurer=measurer,
+            drift_every=args.drift_every,
         )
     if result.best is None:
         print(f"no valid kernel in {result.trials} trials ({result.errors} errors)")
@@ -75,6 +76,12 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         f"{best.speedup:.2f}x the unscheduled program"
     )
     print(f"  design space {best.space}, decisions {json.dumps(best.decisions)}")
+    if result.drift:
+        worst = max(abs(c["drift"]) for c in result.drift)
+        print(
+            f"  machine drift (reference kernel, {len(result.drift)} checks): at most {worst:.1%}; "
+            f"{len(result.flagged)} trial(s) flagged as measured while it was off"
+        )
     if result.run_dir:
         print(
             f"  run folder {result.run_dir} (tensorboard --logdir {args.logdir}); "
@@ -100,6 +107,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             measurer,
             agent_options=_per_agent(parse_options(args.agent_opt)),
             verify_rounds=args.verify_rounds,
+            drift_every=args.drift_every,
         )
     print(bench.leaderboard(out))
     stem = str(Path(args.json).with_suffix(""))
@@ -289,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msgym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     target_help = 'TVM target: "llvm" (this CPU, the default) or a JSON dict'
+    drift_help = (
+        "time a fixed reference kernel every N trials: the run records the machine's drift and flags "
+        "the trials measured while it was off by more than 5%% (0: never)"
+    )
     tasks_help = "a task set (msgym tasks --set), a file listing tasks, or comma-separated tasks T1,T2"
     trust_help = (
         "load a policy zip that msgym did not write on this machine (one you received): a policy file "
@@ -329,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--logdir", default="runs", help="TensorBoard/run folder root")
     p.add_argument("--target", default=None, help=target_help)
     p.add_argument("--no-show", dest="show", action="store_false", help="do not print the best program")
+    p.add_argument("--drift-every", type=int, default=16, help=drift_help)
     p.add_argument("--agent-opt", action="append", metavar="KEY=VALUE", help=agent_opt_help)
     p.set_defaults(func=_cmd_tune)
 
@@ -337,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", default="random,evolutionary", help="comma-separated agents")
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..K-1 for each task and agent (intervals need several)")
+    p.add_argument("--drift-every", type=int, default=16, help=drift_help)
     p.add_argument(
         "--verify-rounds",
         type=int,

@@ -50,10 +50,12 @@ def run(
     progress: bool = True,
     agent_options: dict[str, dict] | None = None,
     verify_rounds: int = 3,
+    drift_every: int = 16,
 ) -> dict:
     """Run every (task, agent, seed) not already in ``json_path``; the JSON is rewritten after each run,
     so an interrupted bench resumes where it stopped (runs of a different trial budget are not reused).
-    Then each run's best few candidates are re-timed, interleaved, ``verify_rounds`` times (0: not)."""
+    Then each run's best few candidates are re-timed, interleaved, ``verify_rounds`` times (0: not).
+    Every ``drift_every`` trials a reference kernel is timed; each run records the drift it saw."""
     agent_options = agent_options or {}
     validate(tasks, agents, trials, seeds, agent_options)
     path = Path(json_path)
@@ -77,6 +79,7 @@ def run(
                     remeasure=True,
                     agent_options=agent_options.get(agent),
                     measurer=measurer,
+                    drift_every=drift_every,
                 )
                 runs.append(_run_summary(task, agent, seed, result))
                 _write(
@@ -123,6 +126,9 @@ def _run_summary(task, agent: str, seed: int, result) -> dict:
         "run_dir": result.run_dir,
         # The in-loop best few, re-timed at the end of the bench (verify.py).
         "top_candidates": [{"space": r.space, "decisions": r.decisions, "latency_s": r.latency_s} for r in result.top],
+        # The reference kernel's drift during the run, and the trials measured while it was off.
+        "drift": result.drift,
+        "flagged_trials": result.flagged,
     }
 
 

@@ -38,7 +38,12 @@ class LocalRunner(Runner):
 
 @dataclasses.dataclass(frozen=True)
 class FakeRunner(Runner):
-    """Builds and runs nothing: latency 0.1-10 ms, a deterministic function of the program."""
+    """Builds and runs nothing: latency 0.1-10 ms, a deterministic function of the program.
+    ``drift``: each measurement is that much slower than the one before (a machine drifting:
+    for tests of drift detection)."""
+
+    drift: float = 0.0
+    calls: list = dataclasses.field(default_factory=lambda: [0], compare=False)  # measurements so far
 
     name = "fake"
 
@@ -47,7 +52,8 @@ class FakeRunner(Runner):
         from msgym.measure.result import MeasureResult
 
         fraction = int(structural_key(mod), 16) / 2**64
-        latency = 1e-4 * 100**fraction
+        latency = 1e-4 * 100**fraction * (1 + self.drift) ** self.calls[0]
+        self.calls[0] += 1
         return MeasureResult(latency_s=latency, repeats=[latency] * 3)
 
 

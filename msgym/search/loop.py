@@ -9,6 +9,7 @@ environment uses). A loop given no measurer makes one and closes it at the end.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from msgym.envs.outcome import measure_candidates, outcome
 from msgym.envs.records import EpisodeRecord
 from msgym.envs.rewards import reward_space
 from msgym.measure import Measurer, default_store
+from msgym.measure.drift import DriftMonitor
 from msgym.search.registry import create
 from msgym.search.run_log import RunLog, progress_bar
 from msgym.search.strategy import SearchContext, SearchStrategy
@@ -44,6 +46,8 @@ class TuneResult:
     best_gflops: float
     run_dir: str | None
     top: list[EpisodeRecord] = dataclasses.field(default_factory=list)  # the best few, fastest first
+    drift: list[dict] = dataclasses.field(default_factory=list)  # the reference kernel's checks (DriftMonitor)
+    flagged: list[int] = dataclasses.field(default_factory=list)  # trials (1-based) measured while drifting
 
 
 class Search:
@@ -61,6 +65,7 @@ class Search:
         progress: bool = True,
         remeasure: bool = False,
         agent_options: dict[str, Any] | None = None,
+        drift_every: int = 0,
     ):
         if not isinstance(trials, int) or trials < 1:
             raise ValueError(f"trials must be a positive integer, got {trials!r}")
@@ -79,6 +84,8 @@ class Search:
                 self.measurer.close()
             raise
         self.trials, self.seed, self.remeasure = trials, seed, remeasure
+        # Every ``drift_every`` trials a fixed reference kernel is timed (0: never).
+        self.drift = DriftMonitor(self.measurer, drift_every) if drift_every else None
         self.start = time.perf_counter()
         self.best: EpisodeRecord | None = None
         self.successes: list[EpisodeRecord] = []  # every successful trial (the best few are re-timed)
@@ -99,6 +106,7 @@ class Search:
         if not proposals:
             self.exhausted = True  # the strategy has nothing left to propose (a tiny space, exhausted)
             return 0
+        self._check_drift()
         t0 = time.perf_counter()
         results = measure_candidates(
             self.measurer, self.spaces, [(c.space, c.decision_list()) for c in proposals], remeasure=self.remeasure
@@ -121,14 +129,37 @@ class Search:
         self.log.scalars("agent", self.strategy.scalars(), len(self.curve))
         return len(proposals)
 
+    def _check_drift(self, final: bool = False) -> None:
+        done = len(self.curve)
+        if self.drift is not None and (self.drift.due(done) or (final and self.drift.history[-1]["trial"] < done)):
+            self.log.scalars("measure", {"drift": self.drift.check(done)}, done)
+
+    def flagged(self) -> list[int]:
+        """Trials (1-based) next to a drift check that found the machine off by more than its
+        threshold: measured while the machine was not what it was at the start."""
+        if self.drift is None:
+            return []
+        checks = self.drift.history
+        off = {c["trial"] for c in checks if abs(c["drift"]) > self.drift.threshold}
+        out = []
+        for trial in range(1, len(self.curve) + 1):
+            before = max((c["trial"] for c in checks if c["trial"] < trial), default=None)
+            after = min((c["trial"] for c in checks if c["trial"] >= trial), default=None)
+            if before in off or after in off:
+                out.append(trial)
+        return out
+
     def finish(self) -> TuneResult:
         """Close the strategy, the logs and a measurer the search made; the result so far."""
         self.bar.close()
         try:
-            self.strategy.close()
+            self._check_drift(final=True)  # a last check brackets the last trials (the measurer is still open)
         finally:
-            if self._owns_measurer:
-                self.measurer.close()
+            try:
+                self.strategy.close()
+            finally:
+                if self._owns_measurer:
+                    self.measurer.close()
         task, best = self.task, self.best
         out = TuneResult(
             task.name,
@@ -143,6 +174,8 @@ class Search:
             task.gflops(best.latency_s if best else None),
             str(self.run_dir) if self.run_dir else None,
             sorted(self.successes, key=lambda r: r.latency_s)[:TOP],
+            list(self.drift.history) if self.drift else [],
+            self.flagged(),
         )
         hparams = {
             "task": task.name,
@@ -152,6 +185,12 @@ class Search:
             **{f"agent.{k}": v for k, v in self.strategy.hparams().items()},
         }
         self.log.close(hparams, best, out.best_gflops)
+        if self.run_dir is not None and self.drift is not None:
+            (self.run_dir / "drift.json").write_text(
+                json.dumps(
+                    {"checks": out.drift, "flagged_trials": out.flagged, "threshold": self.drift.threshold}, indent=1
+                )
+            )
         return out
 
 
@@ -166,14 +205,16 @@ def tune(
     progress: bool = True,
     remeasure: bool = False,
     agent_options: dict[str, Any] | None = None,
+    drift_every: int = 0,
 ) -> TuneResult:
     """Search ``task`` with ``agent`` for ``trials`` measured candidates.
 
     ``agent_options`` go to the agent's constructor (e.g. ``{"policy": "policy.zip"}`` for ppo).
     ``remeasure=True`` measures every proposal even if the measurer has it cached (comparisons of
     agents' wall time must not let one agent reuse another's measurements). Without ``measurer``,
-    the search makes one on the default record store and closes it."""
-    search = Search(task, agent, trials, seed, logdir, measurer, progress, remeasure, agent_options)
+    the search makes one on the default record store and closes it. ``drift_every=K`` times a fixed
+    reference kernel every K trials and flags the trials measured while it was off (``DriftMonitor``)."""
+    search = Search(task, agent, trials, seed, logdir, measurer, progress, remeasure, agent_options, drift_every)
     try:
         while not search.done:
             search.step(batch)

@@ -84,3 +84,21 @@ def test_remeasure_measures_cached_proposals_again(fake_measurer):
     assert measurer.measured == before  # same proposals: all cached
     tune("gmm-64", "random", trials=3, seed=9, measurer=measurer, progress=False, remeasure=True)
     assert measurer.measured == before + 3
+
+
+def test_drift_of_the_machine_is_recorded_and_flags_the_trials_it_touched(tmp_path):
+    from msgym.measure import Measurer
+    from msgym.measure.runners import FakeRunner
+
+    with Measurer(runner=FakeRunner(drift=0.004)) as drifting:  # each measurement 0.4% slower than the last
+        result = tune("gmm-64", "random", trials=30, progress=False, measurer=drifting, drift_every=8, logdir=tmp_path)
+    drifts = [c["drift"] for c in result.drift]
+    assert [c["trial"] for c in result.drift] == [0, 8, 16, 24, 30] and drifts[0] == 0  # (batches of 4)
+    assert drifts == sorted(drifts) and drifts[1] < 0.05 < drifts[-1]  # it grew past the 5% threshold...
+    first_off = next(c["trial"] for c in result.drift if c["drift"] > 0.05)
+    previous = max(c["trial"] for c in result.drift if c["trial"] < first_off)
+    assert result.flagged == list(range(previous + 1, 31))  # ...so trials from the last good check on are flagged
+    drift_file = next(tmp_path.iterdir()) / "drift.json"
+    assert json.loads(drift_file.read_text())["flagged_trials"] == result.flagged
+    with Measurer(runner="fake") as steady:
+        assert tune("gmm-64", "random", trials=12, progress=False, measurer=steady, drift_every=4).flagged == []
