@@ -19,7 +19,7 @@ from msgym.envs.outcome import measure_candidates, outcome
 from msgym.envs.records import EpisodeRecord
 from msgym.envs.rewards import reward_space
 from msgym.measure import Measurer, default_store
-from msgym.measure.drift import DriftMonitor
+from msgym.search.drift import DriftMonitor
 from msgym.search.registry import create
 from msgym.search.run_log import RunLog, progress_bar
 from msgym.search.strategy import SearchContext, SearchStrategy
