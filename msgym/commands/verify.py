@@ -22,7 +22,10 @@ from msgym.tasks import get_task
 
 __all__ = ["STRICT", "verify_runs"]
 
-STRICT = TimingConfig(repeat=10, min_repeat_ms=20, slow_kernel_s=1e9)  # time_evaluator, more repeats, always
+# Twice the default repeats, always through time_evaluator. (Longer repeats, min_repeat_ms 20, did
+# not spread less on a 30 us GEMM here: this VM flips between speed states, which only
+# interleaved passes even out. Choosing the protocol from data is still to do: issue 13.)
+STRICT = TimingConfig(repeat=10, min_repeat_ms=2, slow_kernel_s=1e9)
 
 
 def verify_runs(runs: list[dict], measurer: Any, rounds: int = 3, seed: int = 0) -> int:
