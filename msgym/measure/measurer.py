@@ -31,6 +31,7 @@ Policy (documented for the 2-core machines this project runs on):
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -39,7 +40,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
@@ -198,15 +199,18 @@ class Measurer:
         self._baselines[task.key] = result
         return result
 
-    def _measure_baseline(self, task: Task, path: Path) -> MeasureResult:
-        timing = dataclasses.replace(
-            self.timing, repeat=3, run_timeout_s=max(self.timing.run_timeout_s, REFERENCE_TIMEOUT_S)
-        )
-        saved, self.timing = self.timing, timing
+    @contextlib.contextmanager
+    def timing_as(self, **changes: Any) -> Iterator[None]:
+        """Measure with these ``TimingConfig`` fields changed inside the block (then as before)."""
+        saved, self.timing = self.timing, dataclasses.replace(self.timing, **changes)
         try:
-            result = self.measure(task, task.mod, use_cache=False)
+            yield
         finally:
             self.timing = saved
+
+    def _measure_baseline(self, task: Task, path: Path) -> MeasureResult:
+        with self.timing_as(repeat=3, run_timeout_s=max(self.timing.run_timeout_s, REFERENCE_TIMEOUT_S)):
+            result = self.measure(task, task.mod, use_cache=False)
         if not result.ok:
             raise RuntimeError(f"task {task.name}: the unscheduled program could not be measured: {result.error}")
         with file_lock(path.with_suffix(".lock")):  # other tasks' baselines are written too

@@ -90,18 +90,15 @@ class RecordStore:
 
     def append(self, record: dict) -> None:
         line = json.dumps(record, separators=(",", ":")).encode() + b"\n"
-        with open(self.path, "a+b") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)  # one appender at a time: the check below stays true
-            try:
-                if f.seek(0, os.SEEK_END) > 0:
-                    f.seek(-1, os.SEEK_END)
-                    if f.read(1) != b"\n":  # a line cut short by a crash: never glue onto it
-                        line = b"\n" + line
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        # One appender at a time (the check below stays true until the write).
+        with file_lock(self.path), open(self.path, "a+b") as f:
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":  # a line cut short by a crash: never glue onto it
+                    line = b"\n" + line
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
 
     def load_cache(self) -> dict[str, "Entry"]:
         self._offset = 0
