@@ -62,10 +62,19 @@ def workers_left() -> list[int]:
 
 
 def _running(pid: int) -> bool:
+    """Whether any thread of the process still runs (a killed process's first thread turns zombie
+    before the others, and the locks they share, are gone)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return False
+    for task in tasks:
+        try:
+            if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def locks_held(cache: Path) -> list[str]:
