@@ -1,15 +1,20 @@
-"""How much separate measurements of one kernel spread, under several timing protocols.
+"""How much separate measurements of one kernel spread, under the timing protocol before issue 13
+and the current default, interleaved (A, B, A, B, ...: the machine's minute hits both alike).
 
-Each protocol measures the same program ``--calls`` times (separate calls, as a search would), and
-the spread of those medians is reported: CV, max/min - 1, and the cost of one measurement.
+Each protocol measures the same program ``--calls`` times (separate calls, as a search would: each
+builds the program again, checks its output and times it), and the spread of the results is reported:
+CV, max/min - 1, and the wall seconds of one measurement (build included: a candidate's cost).
+The kernel: the fastest of 16 random candidates of ``--task`` (as ``bench_measure.py`` picks it), or
+the default schedule with ``--default-schedule``.
 
-    python experiments/protocol_noise.py --task gmm-64 --calls 10 --json experiments/results/protocol_noise.json
+    python experiments/protocol_noise.py --task gmm-512 --calls 10 --json experiments/results/protocol_noise_gmm512.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
 import time
@@ -20,47 +25,76 @@ from msgym.space import design_spaces
 from msgym.tasks import get_task
 
 PROTOCOLS = {
-    "default (repeat 5, min_repeat_ms 2)": TimingConfig(),
-    "repeat 10, min_repeat_ms 2": TimingConfig(repeat=10, slow_kernel_s=1e9),
-    "repeat 10, min_repeat_ms 20": TimingConfig(repeat=10, min_repeat_ms=20, slow_kernel_s=1e9),
+    "before issue 13 (median of 5 repeats)": TimingConfig(estimator="median", adaptive=False),
+    "default (minimum, adaptive repeats)": TimingConfig(),
 }
+
+
+def pick_program(task_name: str, default_schedule: bool):
+    task = get_task(task_name)
+    spaces = design_spaces(task)
+    if default_schedule:
+        return task, spaces.program(0, spaces.default_decisions(0)).mod
+    cands = spaces.sample_distinct(random.Random(0), 16)
+    with Measurer() as m:
+        results = [m.measure(task, spaces.program(*c).mod) for c in cands]
+    best = min(range(len(cands)), key=lambda i: results[i].latency_s if results[i].ok else float("inf"))
+    return task, spaces.program(*cands[best]).mod
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", default="gmm-64")
+    parser.add_argument("--task", default="gmm-512")
+    parser.add_argument("--default-schedule", action="store_true")
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    task = get_task(args.task)
-    spaces = design_spaces(task)
-    program = spaces.program(0, spaces.default_decisions(0)).mod
-    rows = []
-    for name, timing in PROTOCOLS.items():
-        with Measurer(timing) as m:
+    task, program = pick_program(args.task, args.default_schedule)
+    measurers = {name: Measurer(timing) for name, timing in PROTOCOLS.items()}
+    latencies: dict[str, list[float]] = {name: [] for name in PROTOCOLS}
+    costs: dict[str, list[float]] = {name: [] for name in PROTOCOLS}
+    repeats: dict[str, list[int]] = {name: [] for name in PROTOCOLS}
+    try:
+        for m in measurers.values():
             m.measure(task, program)  # the workers are up, the reference known
-            t0 = time.perf_counter()
-            medians = [m.measure(task, program, use_cache=False).latency_s for _ in range(args.calls)]
-            cost = (time.perf_counter() - t0) / args.calls
+        for _ in range(args.calls):
+            for name, m in measurers.items():
+                t0 = time.perf_counter()
+                result = m.measure(task, program, use_cache=False)
+                costs[name].append(time.perf_counter() - t0)
+                latencies[name].append(result.latency_s)
+                repeats[name].append(len(result.repeats))
+    finally:
+        for m in measurers.values():
+            m.close()
+    rows = []
+    for name in PROTOCOLS:
+        xs = latencies[name]
         row = {
             "protocol": name,
-            "latency_us": statistics.median(medians) * 1e6,
-            "cv": statistics.pstdev(medians) / statistics.fmean(medians),
-            "range": max(medians) / min(medians) - 1,
-            "s_per_measurement": cost,
-            "medians_us": [x * 1e6 for x in medians],
+            "latency_ms": statistics.median(xs) * 1e3,
+            "cv": statistics.pstdev(xs) / statistics.fmean(xs),
+            "range": max(xs) / min(xs) - 1,
+            "s_per_measurement": statistics.fmean(costs[name]),
+            "repeats_mean": statistics.fmean(repeats[name]),
+            "latencies_ms": [x * 1e3 for x in xs],
         }
         rows.append(row)
         print(
-            f"{name:<36} {row['latency_us']:8.1f} us  cv {row['cv']:.3f}  range {row['range']:.3f}  {cost:.2f} s each",
+            f"{name:<40} {row['latency_ms']:8.3f} ms  cv {row['cv']:.4f}  range {row['range']:.3f}  "
+            f"{row['s_per_measurement']:.3f} s each  {row['repeats_mean']:.1f} repeats",
             flush=True,
         )
+    cost_ratio = rows[1]["s_per_measurement"] / rows[0]["s_per_measurement"]
+    print(f"cost ratio default / before: {cost_ratio:.2f}")
     if args.json:
         out = {
             "command": " ".join(["python", *sys.argv]),
             "machine": f"mcpu={host_cpu()}",
+            "date": time.strftime("%Y-%m-%d %H:%M"),
             "task": args.task,
             "results": rows,
+            "cost_ratio": cost_ratio,
         }
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

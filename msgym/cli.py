@@ -65,6 +65,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
             agent_options=parse_options(args.agent_opt),
             measurer=measurer,
             drift_every=args.drift_every,
+            verify_rounds=args.verify_rounds,
         )
     if result.best is None:
         print(f"no valid kernel in {result.trials} trials ({result.errors} errors)")
@@ -76,6 +77,13 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         f"{best.speedup:.2f}x the unscheduled program"
     )
     print(f"  design space {best.space}, decisions {json.dumps(best.decisions)}")
+    if result.verified_latency_s is not None:
+        low, high = result.verified_ci95
+        print(
+            f"  verified (best {len(result.top)} re-timed, {args.verify_rounds} passes): "
+            f"{result.verified_latency_s * 1e3:.3f} ms [{low * 1e3:.3f}, {high * 1e3:.3f}], "
+            f"{result.verified_gflops:.1f} GFLOPS"
+        )
     if result.drift:
         worst = max(abs(c["drift"]) for c in result.drift)
         print(
@@ -232,6 +240,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             agents=_split(args.agents) if args.agents else None,
             agent_options=_per_agent(parse_options(args.agent_opt)),
             trust_policy=args.trust_policy,
+            verify_rounds=args.verify_rounds,
         )
     print(evaluate.table(out))
     print(f"wrote {args.json} and {Path(args.json).with_suffix('.md')}")
@@ -253,6 +262,7 @@ def _cmd_tune_model(args: argparse.Namespace) -> int:
             seed=args.seed,
             with_metaschedule=args.with_metaschedule,
             agent_options=parse_options(args.agent_opt),
+            verify_rounds=args.verify_rounds,
         )
     print(
         f"{out['model']} ({out['input_shapes']}), {args.trials} trials over "
@@ -333,6 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=None, help=target_help)
     p.set_defaults(func=_cmd_tasks)
 
+    verify_help = (
+        "at the end, re-time each run's best few candidates in this many passes, interleaved across "
+        "runs, and report (rank by) those (0: do not)"
+    )
     p = sub.add_parser("tune", help="search one task with one agent under a trial budget")
     p.add_argument("--task", required=True, help="built-in task name or path/to/file.py:NAME")
     p.add_argument("--agent", default="random")
@@ -342,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=None, help=target_help)
     p.add_argument("--no-show", dest="show", action="store_false", help="do not print the best program")
     p.add_argument("--drift-every", type=int, default=16, help=drift_help)
+    p.add_argument("--verify-rounds", type=int, default=3, help=verify_help)
     p.add_argument("--agent-opt", action="append", metavar="KEY=VALUE", help=agent_opt_help)
     p.set_defaults(func=_cmd_tune)
 
@@ -351,13 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..K-1 for each task and agent (intervals need several)")
     p.add_argument("--drift-every", type=int, default=16, help=drift_help)
-    p.add_argument(
-        "--verify-rounds",
-        type=int,
-        default=3,
-        help="at the end, re-time each run's best few "
-        "candidates this many times, interleaved across runs, and rank by those (0: do not)",
-    )
+    p.add_argument("--verify-rounds", type=int, default=3, help=verify_help)
     p.add_argument("--logdir", default="runs")
     p.add_argument(
         "--json",
@@ -419,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also MetaSchedule's own tune_relax/compile_relax at the same total trials",
     )
+    p.add_argument("--verify-rounds", type=int, default=3, help=verify_help)
     p.add_argument("--json", help="write the figures here")
     p.set_defaults(func=_cmd_tune_model)
 
@@ -450,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also find MetaSchedule's best after this many trials per task (cached) and count the "
         "measurements each agent needs to come within 1.10x of it (512 in the issue; slow)",
     )
+    p.add_argument("--verify-rounds", type=int, default=3, help=verify_help)
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("costmodel", help="train the MLP cost model, or evaluate it against XGBoost on held-out tasks")

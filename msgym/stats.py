@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["bootstrap_ci", "geomean", "geomean_ci", "separated"]
+__all__ = ["bootstrap_ci", "geomean", "geomean_ci", "separated", "fast_p"]
 
 LEVEL = 0.95
 N_BOOT = 10_000
@@ -60,3 +60,12 @@ def geomean_ci(
 def separated(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """Whether two intervals do not overlap (the difference is larger than the noise)."""
     return a[0] > b[1] or b[0] > a[1]
+
+
+def fast_p(speedups: Sequence["float | None"], p: float) -> float:
+    """KernelBench's fast_p: the fraction of kernels that are correct and at least ``p`` times as
+    fast as the reference. ``speedups``: reference latency / kernel latency per task (or run), None
+    where there is no correct kernel (it counts, as a failure). NaN for no tasks."""
+    if not speedups:
+        return math.nan
+    return sum(1 for s in speedups if s is not None and s >= p) / len(speedups)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from msgym.stats import bootstrap_ci, geomean, geomean_ci, separated
+from msgym.stats import bootstrap_ci, fast_p, geomean, geomean_ci, separated
 
 
 def test_bootstrap_intervals():
@@ -29,3 +29,11 @@ def test_geometric_means_and_separation():
     g, (low, high) = geomean_ci([[1.0, 2.0, 3.0], [10.0, 20.0, 30.0]])
     assert g == pytest.approx(math.sqrt(2 * 20)) and low < g < high
     assert separated((1, 2), (3, 4)) and separated((3, 4), (1, 2)) and not separated((1, 3), (2, 4))
+
+
+def test_fast_p_on_known_values():
+    speedups = [2.0, 1.0, 0.9, 0.5, None]  # None: no correct kernel, counted as a failure
+    assert fast_p(speedups, 1.0) == pytest.approx(2 / 5)
+    assert fast_p(speedups, 0.8) == pytest.approx(3 / 5)
+    assert fast_p(speedups, 0.0) == pytest.approx(4 / 5)
+    assert math.isnan(fast_p([], 1.0))

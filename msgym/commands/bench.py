@@ -9,8 +9,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from msgym.commands.verify import verify_runs
+from msgym.commands.references import fast_p_summary, fast_p_table, pytorch_timers, reference_latencies
 from msgym.search import AGENTS, create, parse_agent, tune
+from msgym.search.verify import verify_runs
 from msgym.stats import bootstrap_ci, geomean_ci, separated
 from msgym.tasks import get_task
 from msgym.tasks.task import gflops
@@ -51,15 +52,20 @@ def run(
     agent_options: dict[str, dict] | None = None,
     verify_rounds: int = 3,
     drift_every: int = 16,
+    fast_p: bool = True,
 ) -> dict:
     """Run every (task, agent, seed) not already in ``json_path``; the JSON is rewritten after each run,
     so an interrupted bench resumes where it stopped (runs of a different trial budget are not reused).
     Then each run's best few candidates are re-timed, interleaved, ``verify_rounds`` times (0: not).
-    Every ``drift_every`` trials a reference kernel is timed; each run records the drift it saw."""
+    Every ``drift_every`` trials a reference kernel is timed; each run records the drift it saw.
+    ``fast_p``: also time each task's references (``references.py``: PyTorch eager in the verification's
+    passes; MetaSchedule at the same budget, one reference run per task if it is not benched) and
+    report fast_1.0 and fast_0.8 against each."""
     agent_options = agent_options or {}
     validate(tasks, agents, trials, seeds, agent_options)
     path = Path(json_path)
-    done = {(r["task"], r["agent"], r["seed"]): r for r in _previous_runs(path, trials)}
+    previous = _previous(path, trials)
+    done = {(r["task"], r["agent"], r["seed"]): r for r in previous.get("runs", [])}
     runs = []
     for task_name in tasks:
         task = get_task(task_name)
@@ -101,8 +107,17 @@ def run(
         "agent_options": agent_options,
         "runs": runs,
     }
+    if fast_p and "metaschedule" not in agents:
+        out["reference_runs"] = _reference_runs(tasks, trials, previous, measurer, logdir, progress, drift_every)
+    pytorch = dict(previous.get("pytorch_eager", {})) if fast_p else {}
     if verify_rounds:
-        verify_runs(out["runs"], measurer, rounds=verify_rounds)
+        extra = pytorch_timers(measurer) if fast_p else None
+        verdicts = verify_runs(out["runs"] + out.get("reference_runs", []), measurer, verify_rounds, extra=extra)
+        pytorch.update({task: v for task, v in verdicts.items() if v})
+    if fast_p:
+        out["pytorch_eager"] = pytorch
+        out["fast_p_latencies"] = reference_latencies(out, pytorch)
+        out["fast_p"] = fast_p_summary(out, out["fast_p_latencies"])
     out.update(summarize(out))
     _write(path, out)
     path.with_suffix(".md").write_text(leaderboard(out))
@@ -132,17 +147,43 @@ def _run_summary(task, agent: str, seed: int, result) -> dict:
     }
 
 
-def _previous_runs(path: Path, trials: int) -> list[dict]:
-    """Runs of an earlier (possibly interrupted) bench at the same trial budget."""
+def _reference_runs(
+    tasks: list[str], trials: int, previous: dict, measurer: Any, logdir: Any, progress: bool, drift_every: int
+) -> list[dict]:
+    """fast_p's MetaSchedule reference where that agent is not benched: one run per task (seed 0,
+    the same trial budget), kept in the JSON (a resumed bench does not run it again)."""
+    kept = {r["task"]: r for r in previous.get("reference_runs", [])}
+    out = []
+    for name in tasks:
+        if name not in kept:
+            task = get_task(name)
+            result = tune(
+                task,
+                "metaschedule",
+                trials=trials,
+                seed=0,
+                logdir=logdir,
+                progress=progress,
+                remeasure=True,
+                measurer=measurer,
+                drift_every=drift_every,
+            )
+            kept[name] = _run_summary(task, "metaschedule", 0, result)
+        out.append(kept[name])
+    return out
+
+
+def _previous(path: Path, trials: int) -> dict:
+    """An earlier (possibly interrupted) bench's JSON at the same trial budget ({} if none)."""
     if not path.exists():
-        return []
+        return {}
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(
             f"{path} exists but is not a bench JSON ({err}); move it away or pick another --json"
         ) from None
-    return [r for r in data.get("runs", []) if data.get("trials") == trials]
+    return data if data.get("trials") == trials else {}
 
 
 def _write(path: Path, out: dict) -> None:
@@ -258,6 +299,7 @@ def leaderboard(out: dict) -> str:
             f"| {rank} | {agent}{marks[agent]} | {_cell(g, 'verified_gflops')} | {_cell(g, 'gflops')} | {g['tasks']} |"
         )
     lines.append("")
+    lines += fast_p_table(out)
     return "\n".join(lines)
 
 

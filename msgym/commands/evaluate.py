@@ -39,8 +39,10 @@ def run(
     progress: bool = True,
     agent_options: dict[str, dict] | None = None,
     trust_policy: bool = False,
+    verify_rounds: int = 3,
 ) -> dict:
-    """``trust_policy``: load ``policy`` even if msgym did not write it here (it runs code when loaded)."""
+    """``trust_policy``: load ``policy`` even if msgym did not write it here (it runs code when loaded).
+    ``verify_rounds``: each run's best few re-timed at the end, interleaved (bench's verification)."""
     names = resolve(tasks)
     agents = agents or EVAL_AGENTS
     options = {agent: dict(opts) for agent, opts in (agent_options or {}).items()}
@@ -48,7 +50,18 @@ def run(
         options.setdefault("ppo-pretrained", {})["policy"] = policy
         if trust_policy:
             options["ppo-pretrained"]["trust_policy"] = True
-    out = bench.run(names, agents, trials, seeds, logdir, json_path, measurer, progress=progress, agent_options=options)
+    out = bench.run(
+        names,
+        agents,
+        trials,
+        seeds,
+        logdir,
+        json_path,
+        measurer,
+        progress=progress,
+        agent_options=options,
+        verify_rounds=verify_rounds,
+    )
     refs = (
         {name: metaschedule_best(name, reference_trials, measurer, progress) for name in names}
         if reference_trials

@@ -12,10 +12,10 @@ Policy (documented for the 2-core machines this project runs on):
   on 2 cores a build would take a core from the kernel being timed (kernels use every core),
   so there builds and runs alternate. The parent still overlaps its own work (replaying and
   postprocessing the next candidate) with both workers.
-* Timing: ``time_evaluator(number=1, repeat=5, min_repeat_ms=2)`` and the median (on a GEMM 512
-  kernel ~15 ms of wall time and 0.2% spread, where MetaSchedule's default number=3,
-  min_repeat_ms=100 costs ~112 ms with 1.6%); slow kernels (first run > 20 ms) get 3 repeats
-  timed from Python. See ``TimingConfig``.
+* Timing: ``time_evaluator(number=1, repeat=5, min_repeat_ms=2)``, the minimum of the repeats,
+  and more repeats for contenders (kernels near the task's best so far) whose interval is wide:
+  ``protocol.py`` says why, with figures. Slow kernels (first run > 20 ms) get 3 repeats timed
+  from Python first. See ``TimingConfig``.
 * A build or run past its timeout, or a worker that dies, becomes an error result; the worker
   is killed and a new one starts for the next job.
 * Every result is cached (key: task fingerprint, target, design space, decisions) and, with a
@@ -125,6 +125,7 @@ class Measurer:
         self._tmp: str | None = None  # made at the first build
         self._references: set[str] = set()  # tasks whose reference the current run worker has
         self._baselines: dict[str, MeasureResult] = {}
+        self._best: dict[str, float | None] = {}  # task key -> best latency measured so far (contenders)
         self.measured = 0  # candidates actually built and run (cache hits not counted)
 
     @classmethod
@@ -169,6 +170,14 @@ class Measurer:
     def lookup(self, task: Task, space: int, decisions: Any) -> MeasureResult | None:
         entry = self.cache.get(candidate_key(task.key, space, decisions))
         return entry.result if entry is not None else None
+
+    def best_so_far(self, task: Task) -> float | None:
+        """The task's best latency measured so far (the cache's, then this measurer's): the adaptive
+        protocol gives more repeats to kernels near it (``protocol.more_repeats``)."""
+        if task.key not in self._best:
+            latencies = [e.result.latency_s for e in self.cache.values() if e.task_key == task.key and e.result.ok]
+            self._best[task.key] = min(latencies, default=None)
+        return self._best[task.key]
 
     def entries(self, task: Task) -> list[Entry]:
         """Every cached candidate measurement of ``task`` (bare programs excluded)."""
@@ -227,7 +236,7 @@ class Measurer:
     def _cached(self, key: str) -> bool:
         """Cached, and valid under this measurer's limits (a failure under smaller ones is retried)."""
         entry = self.cache.get(key)
-        return entry is not None and entry.answers(self._limits())
+        return entry is not None and entry.answers(self._limits(), self.timing.estimator)
 
     def close(self) -> None:
         self.builder.close()
@@ -295,7 +304,8 @@ class Measurer:
             return True
         item = to_run.popleft()
         # Until the worker holds the run lock (it says "started"), it may wait for other processes.
-        self.run_worker.submit(("run", task.key, item.path, self.timing, self.runner), LOCK_WAIT_S, item)
+        job = ("run", task.key, item.path, self.timing, self.runner, self.best_so_far(task))
+        self.run_worker.submit(job, LOCK_WAIT_S, item)
         return True
 
     def _collect(self, task: Task, worker: WorkerProcess, to_run: collections.deque) -> None:
@@ -339,6 +349,8 @@ class Measurer:
         item.result = result
         if item.path:
             Path(item.path).unlink(missing_ok=True)
+        if result.ok and task.key in self._best:
+            self._best[task.key] = min(result.latency_s, self._best[task.key] or float("inf"))
         if keep:
             self.measured += 1
             self.record(task, item.space, item.decisions, result, runner=str(self.runner))

@@ -5,13 +5,11 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-import numpy as np
-
 
 @dataclasses.dataclass(frozen=True)
 class TimingConfig:
     number: int = 1  # runs averaged into one repeat
-    repeat: int = 5  # repeats; the median is the latency
+    repeat: int = 5  # repeats every kernel gets (the adaptive protocol may add more: protocol.py)
     min_repeat_ms: int = 2  # small kernels loop until a repeat lasts this long (less noise)
     warmup: int = 1  # untimed runs first (the correctness run counts as one)
     cache_flush: bool = False  # flush the CPU cache before each repeat (inputs cold)
@@ -22,14 +20,27 @@ class TimingConfig:
     build_timeout_s: float = 60.0
     run_timeout_s: float = 30.0
     seed: int = 0  # seed of the random inputs the output check uses
+    # What the repeats give (msgym.measure.protocol.ESTIMATORS; chosen from data, see protocol.py).
+    estimator: str = "min"
+    # Adaptive repeats (protocol.more_repeats): a kernel within ``contender_ratio`` of its task's best
+    # so far gets ``chunk`` more repeats at a time while its 95% interval is wider than
+    # ``target_width`` of its latency, up to ``max_repeat`` repeats and ``max_timing_s`` of timing.
+    adaptive: bool = True
+    contender_ratio: float = 1.5  # 1.2 cut contenders timed in one of this VM's 30%-slower states
+    chunk: int = 5
+    target_width: float = 0.005
+    max_repeat: int = 15
+    max_timing_s: float = 0.3
 
 
 @dataclasses.dataclass
 class MeasureResult:
-    """A measurement: a median latency with its repeats, or an error saying what went wrong."""
+    """A measurement: a latency (``estimator`` of its repeats) with the repeats, or an error saying
+    what went wrong."""
 
     latency_s: float | None = None
     repeats: list[float] = dataclasses.field(default_factory=list)
+    estimator: str = "min"  # what latency_s is of the repeats (records before issue 13: the median)
     error: str | None = None
     build_s: float = 0.0
     run_s: float = 0.0
@@ -48,17 +59,19 @@ class MeasureResult:
 
     @property
     def ci95(self) -> "tuple[float, float] | None":
-        """95% bootstrap interval of the latency (the median of the repeats); None without repeats.
-        Wide where the repeats disagree: how far this one figure can be trusted."""
+        """95% bootstrap interval of the latency (its estimator over the repeats); None without
+        repeats. Wide where the repeats disagree: how far this one figure can be trusted."""
         if not self.ok or not self.repeats:
             return None
-        from msgym.stats import bootstrap_ci
+        from msgym.measure.protocol import interval
 
-        return bootstrap_ci(self.repeats, statistic=np.median, n_boot=2000)
+        return interval(self.repeats, self.estimator)
 
     def to_json(self) -> dict:
         return {**dataclasses.asdict(self), "cv": self.cv, "ci95": self.ci95}
 
     @classmethod
     def from_json(cls, data: dict) -> "MeasureResult":
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+        fields = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+        fields.setdefault("estimator", "median")  # written before the estimator was recorded
+        return cls(**fields)

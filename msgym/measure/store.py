@@ -150,10 +150,13 @@ class Entry:
         limits = (float(timing.get("build_timeout_s", "inf")), float(timing.get("run_timeout_s", "inf")))
         return cls(rec["task_key"], rec["space"], rec["decisions"], MeasureResult.from_json(rec["result"]), limits)
 
-    def answers(self, limits: tuple[float, float]) -> bool:
-        """Whether this result stands under ``limits``: a success always does; a failure only if it
-        happened under limits at least as large (a timeout under 3 s says nothing about 600 s)."""
-        return self.result.ok or all(mine >= theirs for mine, theirs in zip(self.limits, limits))
+    def answers(self, limits: tuple[float, float], estimator: "str | None" = None) -> bool:
+        """Whether this result stands under ``limits`` and ``estimator``: a success does if its
+        latency is the same statistic (a median is not a minimum: it is measured again); a failure
+        only if it happened under limits at least as large (a timeout under 3 s says nothing about 600 s)."""
+        if self.result.ok:
+            return estimator is None or self.result.estimator == estimator
+        return all(mine >= theirs for mine, theirs in zip(self.limits, limits))
 
 
 def make_record(

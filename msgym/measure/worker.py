@@ -9,15 +9,16 @@ intrinsics; the tests use it to inject faults).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import runpy
-import statistics
 import subprocess
 import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
+from msgym.measure.protocol import estimate, more_repeats
 from msgym.measure.result import MeasureResult, TimingConfig
 from msgym.measure.runners import Runner
 
@@ -129,7 +130,11 @@ def _request(runner: Runner) -> tuple:
     return session, f"rpc://{url}:{port} (key {runner.key})"
 
 
-def run(ref: Reference, path: str, timing: TimingConfig, runner: Runner) -> MeasureResult:
+def run(
+    ref: Reference, path: str, timing: TimingConfig, runner: Runner, best_s: "float | None" = None
+) -> MeasureResult:
+    """Check the kernel's output, then time it: repeats as the protocol asks (``protocol.py``),
+    more for a contender (within ``timing.contender_ratio`` of ``best_s``, the task's best so far)."""
     import tvm
 
     start = time.perf_counter()
@@ -147,27 +152,41 @@ def run(ref: Reference, path: str, timing: TimingConfig, runner: Runner) -> Meas
         for _ in range(max(0, timing.warmup - 1)):
             func(*args)
         if first_s > timing.slow_kernel_s and runner.name == "local" and not timing.cache_flush:
-            repeats = _time_slow(func, args, dev, timing.slow_repeat)
+            # Repeats timed from Python: at tens of ms a microsecond of call overhead is noise-free,
+            # and it skips time_evaluator's extra warm-up run (the output check warmed it).
+            timing = dataclasses.replace(timing, repeat=timing.slow_repeat)
+
+            def timed(n: int) -> list[float]:
+                return _time_slow(func, args, dev, n)
+
         else:
-            evaluator = lib.time_evaluator(
-                "main",
-                dev,
-                number=timing.number,
-                repeat=timing.repeat,
-                min_repeat_ms=timing.min_repeat_ms,
-                f_preproc="cache_flush_cpu_non_first_arg" if timing.cache_flush else "",
-            )
-            repeats = [float(r) for r in evaluator(*args).results]
+
+            def timed(n: int) -> list[float]:
+                evaluator = lib.time_evaluator(
+                    "main",
+                    dev,
+                    number=timing.number,
+                    repeat=n,
+                    min_repeat_ms=timing.min_repeat_ms,
+                    f_preproc="cache_flush_cpu_non_first_arg" if timing.cache_flush else "",
+                )
+                return [float(r) for r in evaluator(*args).results]
+
+        repeats: list[float] = []
+        while (n := more_repeats(repeats, timing, best_s)) > 0:
+            repeats += timed(n)
         return MeasureResult(
-            latency_s=statistics.median(repeats), repeats=repeats, run_s=time.perf_counter() - start, server=server
+            latency_s=estimate(repeats, timing.estimator),
+            repeats=repeats,
+            estimator=timing.estimator,
+            run_s=time.perf_counter() - start,
+            server=server,
         )
     finally:
         close()
 
 
 def _time_slow(func: Any, args: list, dev: Any, repeat: int) -> list[float]:
-    """Repeats of a slow kernel timed from Python: at tens of ms a microsecond of call overhead is
-    noise-free, and it skips time_evaluator's extra warm-up run (the output check warmed it)."""
     repeats = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -242,10 +261,10 @@ def serve(conn: Connection) -> None:
                 references[task_key] = Reference(task_key, task_json, target_str, seed)
                 conn.send(("ready", task_key))
             else:
-                _, task_key, path, timing, runner = job
+                _, task_key, path, timing, runner, best_s = job
                 with run_lock(runner):
                     conn.send(("started", None))  # the run's timeout starts now
-                    conn.send(("result", run(references[task_key], path, timing, runner)))
+                    conn.send(("result", run(references[task_key], path, timing, runner, best_s)))
         except Exception as err:  # noqa: BLE001 - any failure of a candidate is its error result
             conn.send(("error", f"{job[0]} failed: {type(err).__name__}: {_last_line(err)}"))
 

@@ -48,6 +48,10 @@ class TuneResult:
     top: list[EpisodeRecord] = dataclasses.field(default_factory=list)  # the best few, fastest first
     drift: list[dict] = dataclasses.field(default_factory=list)  # the reference kernel's checks (DriftMonitor)
     flagged: list[int] = dataclasses.field(default_factory=list)  # trials (1-based) measured while drifting
+    # The best few re-timed at the end (verify.py; None where not verified): the verdict to report.
+    verified_latency_s: float | None = None
+    verified_ci95: list[float] | None = None
+    verified_gflops: float | None = None
 
 
 class Search:
@@ -149,11 +153,16 @@ class Search:
                 out.append(trial)
         return out
 
-    def finish(self) -> TuneResult:
-        """Close the strategy, the logs and a measurer the search made; the result so far."""
+    def finish(self, verify_rounds: int = 0) -> TuneResult:
+        """Close the strategy, the logs and a measurer the search made; the result so far.
+        ``verify_rounds``: re-time the best few candidates in that many passes first (verify.py)."""
         self.bar.close()
+        top = sorted(self.successes, key=lambda r: r.latency_s)[:TOP]
+        verdict = None
         try:
             self._check_drift(final=True)  # a last check brackets the last trials (the measurer is still open)
+            if verify_rounds and top:
+                verdict = self._verify(top, verify_rounds)
         finally:
             try:
                 self.strategy.close()
@@ -173,10 +182,13 @@ class Search:
             self.curve_wall,
             task.gflops(best.latency_s if best else None),
             str(self.run_dir) if self.run_dir else None,
-            sorted(self.successes, key=lambda r: r.latency_s)[:TOP],
+            top,
             list(self.drift.history) if self.drift else [],
             self.flagged(),
         )
+        if verdict is not None:
+            out.verified_latency_s, out.verified_ci95 = verdict["latency_s"], verdict["ci95"]
+            out.verified_gflops = task.gflops(out.verified_latency_s)
         hparams = {
             "task": task.name,
             "agent": self.strategy.name,
@@ -185,6 +197,9 @@ class Search:
             **{f"agent.{k}": v for k, v in self.strategy.hparams().items()},
         }
         self.log.close(hparams, best, out.best_gflops)
+        if self.run_dir is not None and verdict is not None:
+            verified = {"best": verdict, "rounds": verify_rounds}
+            (self.run_dir / "verified.json").write_text(json.dumps(verified, indent=1))
         if self.run_dir is not None and self.drift is not None:
             (self.run_dir / "drift.json").write_text(
                 json.dumps(
@@ -192,6 +207,15 @@ class Search:
                 )
             )
         return out
+
+    def _verify(self, top: list[EpisodeRecord], rounds: int) -> dict:
+        """The best of ``top``'s verdicts (verify.py)."""
+        from msgym.search.verify import verify_candidates
+
+        cands = [{"space": r.space, "decisions": r.decisions} for r in top]
+        verdicts = verify_candidates(self.task, cands, self.measurer, rounds, self.seed)
+        valid = [v for v in verdicts.values() if v["latency_s"] is not None]
+        return min(valid, key=lambda v: v["latency_s"]) if valid else {"latency_s": None, "ci95": None}
 
 
 def tune(
@@ -206,6 +230,7 @@ def tune(
     remeasure: bool = False,
     agent_options: dict[str, Any] | None = None,
     drift_every: int = 0,
+    verify_rounds: int = 0,
 ) -> TuneResult:
     """Search ``task`` with ``agent`` for ``trials`` measured candidates.
 
@@ -213,11 +238,12 @@ def tune(
     ``remeasure=True`` measures every proposal even if the measurer has it cached (comparisons of
     agents' wall time must not let one agent reuse another's measurements). Without ``measurer``,
     the search makes one on the default record store and closes it. ``drift_every=K`` times a fixed
-    reference kernel every K trials and flags the trials measured while it was off (``DriftMonitor``)."""
+    reference kernel every K trials and flags the trials measured while it was off (``DriftMonitor``).
+    ``verify_rounds=R`` re-times the best few at the end, R interleaved passes (``verified_*`` fields)."""
     search = Search(task, agent, trials, seed, logdir, measurer, progress, remeasure, agent_options, drift_every)
     try:
         while not search.done:
             search.step(batch)
     finally:
-        result = search.finish()
+        result = search.finish(verify_rounds)
     return result

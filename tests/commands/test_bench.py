@@ -48,7 +48,7 @@ def test_verified_figures_rank_the_leaderboard():
 
 
 def test_verification_re_times_each_runs_best_candidates(fake_measurer):
-    from msgym.commands.verify import verify_runs
+    from msgym.search.verify import verify_runs
     from msgym.space import design_spaces
     from msgym.tasks import get_task
 
@@ -63,9 +63,41 @@ def test_verification_re_times_each_runs_best_candidates(fake_measurer):
         {**_run("gmm-64", "y", 0, 1.0), "top_candidates": cands[1:]},
     ]
     before = fake_measurer.measured
-    assert verify_runs(runs, fake_measurer, rounds=2) == 2
+    calls = []
+    # a timer interleaved with the candidates; the minimum of [2, 1, 2, 1] ms resampled is 2 ms 1/16 of the time
+    extra = {"reference": lambda: calls.append(1) or [2e-3, 1e-3]}
+    verdicts = verify_runs(runs, fake_measurer, rounds=2, extra=lambda task: extra)
     assert fake_measurer.measured - before == 2 * 2  # two distinct candidates, two passes: each timed once a pass
+    assert len(calls) == 2
+    assert verdicts["gmm-64"]["reference"] == {"latency_s": 1e-3, "ci95": [1e-3, 2e-3], "repeats": 4}
     latencies = [fake_measurer.measure(task, spaces.program(c["space"], c["decisions"]).mod).latency_s for c in cands]
     assert runs[0]["verified_latency_s"] == min(latencies) and runs[1]["verified_latency_s"] == latencies[1]
     assert runs[0]["verified_gflops"] == task.gflops(min(latencies))
-    assert verify_runs(runs, fake_measurer) == 0  # verified once
+    low, high = runs[0]["verified_ci95"]
+    assert low <= runs[0]["verified_latency_s"] <= high
+    before = fake_measurer.measured
+    assert verify_runs(runs, fake_measurer) == {} and fake_measurer.measured == before  # verified once
+
+
+def test_fast_p_against_each_reference_on_fixed_runs():
+    from msgym.commands.references import fast_p_summary, reference_latencies
+
+    def run(task, agent, seed, latency):
+        return {"task": task, "agent": agent, "seed": seed, "verified_latency_s": latency}
+
+    out = {
+        "agents": ["a", "metaschedule"],
+        "runs": [
+            run("t1", "a", 0, 1.0),  # 2x MetaSchedule's 2.0, 0.5x PyTorch's 0.5
+            run("t1", "a", 1, None),  # no correct kernel: a failure
+            run("t2", "a", 0, 1.1),  # 1/1.1 = 0.91x MetaSchedule's 1.0: fast_0.8 only
+            run("t1", "metaschedule", 0, 2.0),
+            run("t2", "metaschedule", 0, 1.0),
+        ],
+    }
+    refs = reference_latencies(out, {"t1": {"pytorch_eager": {"latency_s": 0.5}}})
+    assert refs == {"t1": {"pytorch_eager": 0.5, "metaschedule": 2.0}, "t2": {"metaschedule": 1.0}}
+    summary = fast_p_summary(out, refs)
+    assert summary["a"]["metaschedule"] == {"fast_1.0": 1 / 3, "fast_0.8": 2 / 3, "runs": 3}
+    assert summary["a"]["pytorch_eager"] == {"fast_1.0": 0.0, "fast_0.8": 0.0, "runs": 2}  # t2 has no PyTorch
+    assert summary["metaschedule"]["metaschedule"]["fast_1.0"] == 1.0

@@ -42,9 +42,29 @@ def test_measures_a_scheduled_kernel(measurer):
     spaces = design_spaces(task)
     result = measurer.measure(task, spaces.program(0, spaces.default_decisions(0)).mod)
     assert result.ok, result.error
-    assert result.latency_s > 0 and len(result.repeats) == measurer.timing.repeat
+    assert measurer.timing.repeat <= len(result.repeats) <= measurer.timing.max_repeat
+    assert result.latency_s == min(result.repeats) and result.estimator == "min"
+    low, high = result.ci95
+    assert low <= result.latency_s <= high and high < 2 * low  # sane: the few fastest repeats agree
     assert result.cv < 1.0
     assert measurer.baseline(task).ok
+
+
+def test_repeats_adapt_to_contenders_and_stay_bounded(measurer):
+    """A kernel far from its task's best gets the first repeats only; a contender whose interval is
+    wider than the target gets more, up to max_repeat (here every interval is too wide: target 0)."""
+    task = get_task("gmm-64")
+    program = default_program(task)
+    measurer.measure(task, program, use_cache=False)  # the task's best so far is this kernel
+    with measurer.timing_as(contender_ratio=0.5):  # nothing is within 0.5x of the best: all hopeless
+        hopeless = measurer.measure(task, program, use_cache=False)
+    assert len(hopeless.repeats) == measurer.timing.repeat
+    with measurer.timing_as(contender_ratio=100.0, target_width=0.0, max_repeat=12, max_timing_s=10.0):
+        contender = measurer.measure(task, program, use_cache=False)
+    assert len(contender.repeats) == 12
+    with measurer.timing_as(contender_ratio=100.0, target_width=0.0, max_repeat=100, max_timing_s=0.03):
+        capped = measurer.measure(task, program, use_cache=False)  # a repeat lasts >= min_repeat_ms = 2 ms
+    assert measurer.timing.repeat <= len(capped.repeats) <= 15
 
 
 def test_wrong_kernel_is_an_error_not_a_latency(measurer):

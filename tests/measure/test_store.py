@@ -11,7 +11,7 @@ import time
 import pytest
 
 from msgym.envs.outcome import measure_candidates
-from msgym.measure import Measurer
+from msgym.measure import Measurer, ProgramRequest
 from msgym.space import design_spaces
 from msgym.tasks import get_task
 
@@ -146,3 +146,27 @@ def test_measurers_sharing_a_store_reuse_each_others_results(tmp_path):
     finally:
         first.close()
         second.close()
+
+
+def test_a_latency_of_another_estimator_is_measured_again(tmp_path):
+    """Records written before the estimator was recorded hold medians: a measurer taking the minimum
+    measures those candidates again instead of mixing the two statistics in one comparison."""
+    from msgym.measure import TimingConfig
+
+    store = tmp_path / "records.jsonl"
+    task = get_task("gmm-64")
+    with Measurer(runner="fake", store=store) as m:
+        m.measure_programs(task, [ProgramRequest(0, [1], lambda: task.mod)])
+    lines = [json.loads(line) for line in store.read_text().splitlines()]
+    assert lines[0]["result"]["estimator"] == "min"
+    del lines[0]["result"]["estimator"]  # as an old record
+    store.write_text(json.dumps(lines[0]) + "\n")
+    with Measurer(runner="fake", store=store) as m:
+        [entry] = m.cache.values()
+        assert entry.result.estimator == "median" and not m._cached(entry_key(m))
+    with Measurer(TimingConfig(estimator="median"), runner="fake", store=store) as m:
+        assert m._cached(entry_key(m))
+
+
+def entry_key(measurer):
+    return next(iter(measurer.cache))

@@ -1,0 +1,105 @@
+"""Verified verdicts: the best few candidates of every run, re-timed under a strict protocol.
+
+An in-loop latency is one noisy measurement, taken whenever the search happened to reach it; this
+VM drops into slower states for 0.1 s to seconds (protocol.py). So at the end of a ``tune``,
+``bench``, ``eval`` or ``tune-model`` run, each run's best few candidates are timed again: every one
+gets ``STRICT``'s repeats once per pass, ``rounds`` passes, each pass in a seeded shuffled order over
+all the task's runs' candidates (and the task's PyTorch eager equivalent, when asked), so the
+machine's states hit every agent alike. A candidate's verified latency is the measurer's estimator
+(the minimum) over its repeats of all passes: repeats taken at several moments, so a slow state in
+one pass does not decide it; its interval is the bootstrap's over the same repeats. A run's
+verified latency is its best candidate's. Leaderboards rank by these; in-loop curves stay as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+from msgym.measure.protocol import estimate, interval
+from msgym.space import design_spaces
+from msgym.tasks import Task, get_task
+
+__all__ = ["STRICT", "Verdict", "verify_candidates", "verify_runs"]
+
+# Every candidate: 15 repeats a pass, never adaptive (all are contenders), always time_evaluator.
+STRICT = {"repeat": 15, "adaptive": False, "slow_kernel_s": 1e9}  # changes to the measurer's TimingConfig
+
+Verdict = dict  # {"latency_s": float | None, "ci95": [low, high] | None, "repeats": int}
+
+
+def _key(cand: dict) -> str:
+    return json.dumps([cand["space"], cand["decisions"]])
+
+
+def verify_candidates(
+    task: Task,
+    candidates: list[dict],
+    measurer: Any,
+    rounds: int = 3,
+    seed: int = 0,
+    extra: dict[str, Callable[[], list[float]]] | None = None,
+) -> dict[str, Verdict]:
+    """Re-time ``candidates`` (dicts with ``space`` and ``decisions``) of ``task``, ``rounds`` passes,
+    interleaved with ``extra`` timers (name -> a function returning repeats in seconds, run while
+    no kernel runs: e.g. the PyTorch equivalent). Returns verdicts by candidate key
+    (``json.dumps([space, decisions])``) and by extra name."""
+    spaces = design_spaces(task)
+    programs = {key: spaces.program(*json.loads(key)).mod for key in sorted({_key(c) for c in candidates})}
+    timers: dict[str, Callable[[], list[float]]] = {
+        key: (lambda mod=mod: _repeats(measurer.measure(task, mod, use_cache=False))) for key, mod in programs.items()
+    }
+    timers.update(extra or {})
+    pooled: dict[str, list[float]] = {key: [] for key in timers}
+    rng = random.Random(seed)
+    with measurer.timing_as(**STRICT):
+        for _ in range(rounds):
+            order = list(timers)
+            rng.shuffle(order)
+            for key in order:
+                pooled[key] += timers[key]()
+    estimator = measurer.timing.estimator
+    return {
+        key: {
+            "latency_s": estimate(reps, estimator) if reps else None,
+            "ci95": list(interval(reps, estimator)) if reps else None,
+            "repeats": len(reps),
+        }
+        for key, reps in pooled.items()
+    }
+
+
+def _repeats(result: Any) -> list[float]:
+    return list(result.repeats) if result.ok else []
+
+
+def verify_runs(
+    runs: list[dict],
+    measurer: Any,
+    rounds: int = 3,
+    seed: int = 0,
+    extra: "Callable[[Task], dict[str, Callable[[], list[float]]]] | None" = None,
+) -> dict[str, dict[str, Verdict]]:
+    """Add ``verified_latency_s``, ``verified_ci95`` and ``verified_gflops`` to every run (a bench
+    JSON row with ``top_candidates``) that lacks them. ``extra(task)`` gives timers to interleave
+    with each task's candidates; returns their verdicts by task name."""
+    todo = [r for r in runs if r.get("top_candidates") and "verified_latency_s" not in r]
+    out: dict[str, dict[str, Verdict]] = {}
+    for task_name in dict.fromkeys(r["task"] for r in todo):
+        task = get_task(task_name)
+        task_runs = [r for r in todo if r["task"] == task_name]
+        timers = extra(task) if extra else {}
+        verdicts = verify_candidates(
+            task, [c for r in task_runs for c in r["top_candidates"]], measurer, rounds, seed, timers
+        )
+        for run in task_runs:
+            mine = [verdicts[_key(c)] for c in run["top_candidates"] if verdicts[_key(c)]["latency_s"]]
+            best = min(mine, key=lambda v: v["latency_s"], default=None)
+            run["verified_latency_s"] = best["latency_s"] if best else None
+            run["verified_ci95"] = best["ci95"] if best else None
+            run["verified_gflops"] = task.gflops(run["verified_latency_s"])
+            run["verified_rounds"] = rounds
+        out[task_name] = {name: verdicts[name] for name in timers}
+    return out
