@@ -275,7 +275,11 @@ def _cmd_tune_model(args: argparse.Namespace) -> int:
         ("TVM tuned by MetaSchedule", "tvm_metaschedule_s"),
     ):
         if key in out:
-            print(f"  {label:<36} {out[key] * 1e3:8.3f} ms")
+            low, high = out[key.replace("_s", "_ci95")]
+            print(f"  {label:<36} {out[key] * 1e3:8.3f} ms  [{low * 1e3:.3f}, {high * 1e3:.3f}]")
+    for ref, cell in out["fast_p"].items():
+        fractions = ", ".join(f"{k} {v:.0f}" for k, v in cell.items() if k.startswith("fast_"))
+        print(f"  against {ref}: {cell['speedup']:.2f}x ({fractions}; the model end to end)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=1))

@@ -9,24 +9,35 @@ The best schedule of each task goes into a MetaSchedule database; the model is c
 (``compile_relax``), its output checked against PyTorch's on the same input, and timed next to
 the untuned TVM build and PyTorch eager on the same CPU threads. ``with_metaschedule`` also runs
 MetaSchedule's own ``tune_relax`` / ``compile_relax`` at the same total trials, side by side.
+
+Verified verdicts: each task's best few candidates are re-timed in ``verify_rounds`` passes
+(``verified_latency_s`` per task), and the end-to-end figures are taken the same way: every build
+(and PyTorch eager) timed once per pass, in a seeded shuffled order, the minimum over all passes'
+repeats, with its interval. ``fast_p`` (KernelBench's, p = 1.0 and 0.8) of the model end to end
+against PyTorch eager and, with ``with_metaschedule``, against MetaSchedule at the same trials.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
+import random
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from msgym._tvm import load_tensor_intrinsics, make_target, ms, tvm
+from msgym.commands.references import P_VALUES
 from msgym.measure import Measurer
+from msgym.measure.protocol import estimate, interval
+from msgym.measure.worker import run_lock
 from msgym.search import Search
 from msgym.search.database import write_database
 from msgym.space import design_spaces
+from msgym.stats import fast_p
 from msgym.tasks.torch_import import import_model, relax_program
 
 RTOL, ATOL = 1e-3, 1e-3
@@ -44,6 +55,7 @@ def tune_model(
     work_dir: "str | Path | None" = None,
     progress: bool = True,
     agent_options: dict | None = None,
+    verify_rounds: int = 3,
 ) -> dict:
     if not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials must be a positive integer, got {trials!r}")
@@ -62,7 +74,7 @@ def tune_model(
         for mt in tunable
     }
     _allocate(tunable, searches, trials, batch, progress)
-    results = {op: s.finish() for op, s in searches.items()}
+    results = {op: s.finish(verify_rounds) for op, s in searches.items()}
     tune_s = time.perf_counter() - t0
 
     best = [(mt.task, results[mt.operator].best) for mt in tunable if results[mt.operator].best is not None]
@@ -83,25 +95,55 @@ def tune_model(
                 "best_latency_s": results[mt.operator].best.latency_s
                 if mt.operator in results and results[mt.operator].best
                 else None,
+                "verified_latency_s": results[mt.operator].verified_latency_s if mt.operator in results else None,
             }
             for mt in tasks
         ],
         "msgym_tune_s": tune_s,
-        "pytorch_eager_s": _time_torch(program),
-        "tvm_untuned_s": _time_relax(_build_untuned(program.mod, target), program, expected, "untuned"),
-        "tvm_msgym_s": _time_relax(_compile(db_dir, program.mod, target), program, expected, "msgym-tuned"),
+    }
+    timers = {
+        "pytorch_eager": _torch_timer(program),
+        "tvm_untuned": _relax_timer(_build_untuned(program.mod, target), program, expected, "untuned"),
+        "tvm_msgym": _relax_timer(_compile(db_dir, program.mod, target), program, expected, "msgym-tuned"),
     }
     if with_metaschedule:
         t0 = time.perf_counter()
         db = _metaschedule_tune(program.fused, target, trials, work_dir / "metaschedule", seed)
         out["metaschedule_tune_s"] = time.perf_counter() - t0
-        out["tvm_metaschedule_s"] = _time_relax(
-            ms.relax_integration.compile_relax(db, program.mod, target, params=None),
-            program,
-            expected,
-            "MetaSchedule-tuned",
-        )
+        executable = ms.relax_integration.compile_relax(db, program.mod, target, params=None)
+        timers["tvm_metaschedule"] = _relax_timer(executable, program, expected, "MetaSchedule-tuned")
+    with run_lock(measurer.runner):  # no other process's kernel runs meanwhile
+        for name, (latency, ci) in _interleaved(timers, max(1, verify_rounds), seed).items():
+            out[f"{name}_s"], out[f"{name}_ci95"] = latency, ci
+    out["verify_rounds"] = verify_rounds
+    out["fast_p"] = _fast_p(out)
     return out
+
+
+def _interleaved(
+    timers: dict[str, Callable[[], list[float]]], rounds: int, seed: int
+) -> dict[str, tuple[float, list[float]]]:
+    """Each timer once per pass, passes in a seeded shuffled order; the minimum over all repeats
+    (the measurer's estimator, protocol.py) and its 95% interval."""
+    pooled: dict[str, list[float]] = {name: [] for name in timers}
+    rng = random.Random(seed)
+    for _ in range(rounds):
+        order = list(timers)
+        rng.shuffle(order)
+        for name in order:
+            pooled[name] += timers[name]()
+    return {name: (estimate(reps, "min"), list(interval(reps, "min"))) for name, reps in pooled.items()}
+
+
+def _fast_p(out: dict) -> dict:
+    """The model end to end (one task: each fraction is 0 or 1) against each reference it has."""
+    result = {}
+    for ref in ("pytorch_eager", "tvm_metaschedule"):
+        if f"{ref}_s" in out:
+            speedup = out[f"{ref}_s"] / out["tvm_msgym_s"]
+            name = "metaschedule" if ref == "tvm_metaschedule" else ref
+            result[name] = {**{f"fast_{p}": fast_p([speedup], p) for p in P_VALUES}, "tasks": 1, "speedup": speedup}
+    return result
 
 
 def _allocate(tunable: list, searches: dict, trials: int, batch: int, progress: bool) -> None:
@@ -164,23 +206,27 @@ def _torch_output(program: Any) -> list[np.ndarray]:
     return [o.numpy() for o in outs]
 
 
-def _time_torch(program: Any, repeat: int = 20) -> float:
+def _torch_timer(program: Any, repeat: int = 20) -> Callable[[], list[float]]:
+    """PyTorch eager on the model: ``repeat`` timed calls (after 3 untimed) on the kernels' threads."""
     import torch
 
-    torch.set_num_threads(int(make_target(None).attrs["num-cores"]))
-    with torch.no_grad():
-        for _ in range(3):
-            program.model(*program.inputs)
-        times = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            program.model(*program.inputs)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    def timer() -> list[float]:
+        torch.set_num_threads(int(make_target(None).attrs["num-cores"]))
+        with torch.no_grad():
+            for _ in range(3):
+                program.model(*program.inputs)
+            times = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                program.model(*program.inputs)
+                times.append(time.perf_counter() - t0)
+        return times
+
+    return timer
 
 
-def _time_relax(executable: Any, program: Any, expected: list[np.ndarray], label: str) -> float:
-    """Median latency of the compiled model, after checking its output against PyTorch's."""
+def _relax_timer(executable: Any, program: Any, expected: list[np.ndarray], label: str) -> Callable[[], list[float]]:
+    """The compiled model's repeats, after checking its output against PyTorch's."""
     from tvm import relax
 
     dev = tvm.cpu()
@@ -195,8 +241,8 @@ def _time_relax(executable: Any, program: Any, expected: list[np.ndarray], label
                 f"the {label} TVM build of {program.name} computes output {i} wrongly "
                 f"(max abs error {err:.3g} against PyTorch)"
             )
-    timer = vm.time_evaluator("main", dev, number=1, repeat=20, min_repeat_ms=50)
-    return float(np.median(timer(*args).results))
+    evaluator = vm.time_evaluator("main", dev, number=1, repeat=20, min_repeat_ms=50)
+    return lambda: [float(x) for x in evaluator(*args).results]
 
 
 def _metaschedule_tune(mod: tvm.IRModule, target: Any, trials: int, work_dir: Path, seed: int):

@@ -1,6 +1,7 @@
 """The search loop and the random agent (fake latencies, and one real end-to-end run)."""
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import ODD_MATMUL
@@ -102,3 +103,28 @@ def test_drift_of_the_machine_is_recorded_and_flags_the_trials_it_touched(tmp_pa
     assert json.loads(drift_file.read_text())["flagged_trials"] == result.flagged
     with Measurer(runner="fake") as steady:
         assert tune("gmm-64", "random", trials=12, progress=False, measurer=steady, drift_every=4).flagged == []
+
+
+def test_a_tune_ends_with_its_best_few_re_timed(tmp_path, fake_measurer):
+    """verify_rounds: the best few are timed again in that many passes; the verdict is the minimum
+    over the passes' repeats of its best candidate, recorded in the result and the run folder."""
+    before = fake_measurer.measured
+    result = tune("gmm-64", "random", trials=6, seed=0, logdir=tmp_path, measurer=fake_measurer, progress=False)
+    assert result.verified_latency_s is None  # not asked
+    measured = fake_measurer.measured - before
+    verified = tune(
+        "gmm-64",
+        "random",
+        trials=6,
+        seed=0,
+        logdir=tmp_path,
+        measurer=fake_measurer,
+        progress=False,
+        remeasure=True,
+        verify_rounds=2,
+    )
+    assert fake_measurer.measured - before - measured == 6 + 2 * len(verified.top)  # trials + the passes
+    assert verified.verified_latency_s == min(r.latency_s for r in verified.top)  # the fake runner does not drift
+    assert verified.verified_gflops == get_task("gmm-64").gflops(verified.verified_latency_s)
+    saved = json.loads((Path(verified.run_dir) / "verified.json").read_text())
+    assert saved["rounds"] == 2 and saved["best"]["latency_s"] == verified.verified_latency_s

@@ -53,9 +53,21 @@ def test_bad_arguments():
 def test_whole_model_tuning_compiles_a_model_that_matches_pytorch(measurer):
     from msgym.commands.tune_model import tune_model
 
-    out = tune_model(f"{MODELS}:two_layers", measurer, [(4, 16)], agent="random", trials=4, batch=2, progress=False)
-    # Each compiled build's output was checked against PyTorch's before it was timed.
-    assert out["tvm_msgym_s"] > 0 and out["tvm_untuned_s"] > 0 and out["pytorch_eager_s"] > 0
+    out = tune_model(
+        f"{MODELS}:two_layers", measurer, [(4, 16)], agent="random", trials=4, batch=2, progress=False, verify_rounds=2
+    )
+    # Each compiled build's output was checked against PyTorch's before it was timed (2 interleaved passes).
+    for name in ("tvm_msgym", "tvm_untuned", "pytorch_eager"):
+        low, high = out[f"{name}_ci95"]
+        assert 0 < low <= out[f"{name}_s"] <= high
     assert out["tasks"][0]["trials"] == 4 and out["tasks"][0]["best_latency_s"] > 0
+    assert out["tasks"][0]["verified_latency_s"] > 0  # its best few re-timed
+    speedup = out["pytorch_eager_s"] / out["tvm_msgym_s"]
+    assert out["fast_p"]["pytorch_eager"] == {
+        "fast_1.0": float(speedup >= 1.0),
+        "fast_0.8": float(speedup >= 0.8),
+        "tasks": 1,
+        "speedup": speedup,
+    }
     with pytest.raises(ValueError, match="positive integer"):
         tune_model(f"{MODELS}:two_layers", measurer, [(4, 16)], trials=0)
