@@ -44,11 +44,12 @@ class MetaScheduleSearch(SearchStrategy):
             raise ValueError(f"num_trials_per_iter must be >= 1, got {num_trials_per_iter}")
         if (
             isinstance(cost_model, str)
-            and cost_model not in ("xgb", "random", "mlp")
+            and cost_model not in ("xgb", "random", "mlp", "pretrained")
             and not cost_model.endswith(".pt")
         ):
             raise ValueError(
-                f"unknown cost model {cost_model!r} for metaschedule; choose xgb, random, mlp or a saved MLP (.pt)"
+                f"unknown cost model {cost_model!r} for metaschedule; "
+                "choose xgb, random, mlp, pretrained or a saved MLP (.pt)"
             )
         self.cost_model_kind, self.num_trials_per_iter = cost_model, num_trials_per_iter
         self.population_size, self.num_threads = population_size, num_threads
@@ -119,7 +120,7 @@ class MetaScheduleSearch(SearchStrategy):
 
     # ------------------------------------------------------------------------------ internals
     def _make_cost_model(self, context: SearchContext) -> Any:
-        """xgb / random: MetaSchedule's own; mlp or a saved MLP (.pt): msgym's, through its adapter."""
+        """xgb / random: MetaSchedule's own; mlp, pretrained or a saved MLP (.pt): msgym's, through its adapter."""
         kind = self.cost_model_kind
         if not isinstance(kind, str):
             return kind  # a MetaSchedule cost model object
@@ -129,7 +130,8 @@ class MetaScheduleSearch(SearchStrategy):
                 num_tuning_cores=self.tune_context.num_threads,
                 **({"tree_method": "auto"} if kind == "xgb" else {}),
             )
-        return metaschedule_cost_model(create_cost_model(kind), context.baseline_s)  # mlp or a .pt file
+        self.msgym_model = create_cost_model(kind)  # mlp, pretrained or a .pt file: it learns as the search goes
+        return metaschedule_cost_model(self.msgym_model, context.baseline_s)
 
     def _next_batch(self) -> bool:
         """Ask MetaSchedule for its next batch of candidates; False when it has no more."""

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import statistics
 import sys
 import time
 
-from msgym._tvm import load_tensor_intrinsics, ms
+from msgym._tvm import host_cpu, load_tensor_intrinsics, ms
 from msgym.envs.outcome import measure_candidates
 from msgym.measure import Measurer
 from msgym.space import design_spaces
@@ -150,7 +149,7 @@ def main() -> None:
     stock_error = stock_builder_error("gmm-512")
     out = {
         "command": " ".join(["python"] + sys.argv),
-        "machine": platform.processor() or platform.machine(),
+        "machine": f"mcpu={host_cpu()}",
         "candidates": n,
         "tasks": list(tasks),
         "msgym_s_per_candidate": our_wall / n,

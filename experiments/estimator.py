@@ -29,7 +29,7 @@ from msgym.tasks import get_task
 PREFIXES = (3, 5, 10, 20, 40)
 # Adaptive protocols replayed over the raw repeats: (estimator, contender_ratio, max_repeat, target_width)
 ADAPTIVE = [
-    (e, c, m, w) for e in ("min", "median") for c in (1.2, 1.5) for m in (10, 20, 40) for w in (0.005, 0.01, 0.02)
+    (e, c, m, w) for e in ("min", "median") for c in (1.2, 1.5) for m in (10, 15, 20, 40) for w in (0.005, 0.01, 0.02)
 ]
 
 

@@ -116,6 +116,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             agent_options=_per_agent(parse_options(args.agent_opt)),
             verify_rounds=args.verify_rounds,
             drift_every=args.drift_every,
+            fast_p=args.fast_p,
         )
     print(bench.leaderboard(out))
     stem = str(Path(args.json).with_suffix(""))
@@ -143,6 +144,24 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     for name, counts in out.items():
         print(f"{name}: {counts['stored_ok']} successful measurements stored ({counts['measured_now']} new)")
     print(f"record store: {measurer.store.path}")
+    return 0
+
+
+def _cmd_dataset(args: argparse.Namespace) -> int:
+    from msgym.cost_models import dataset
+    from msgym.search import command_line
+
+    if args.action == "export":
+        if not args.tasks or not args.out:
+            raise ValueError("dataset export needs --tasks (the tasks to export) and --out FILE.jsonl.gz")
+        with _measurer(args) as measurer:
+            n = dataset.export(measurer, resolve(args.tasks), args.out, command=command_line())
+        print(f"wrote {n} measured candidates to {args.out}")
+        return 0
+    rows = dataset.load(args.file or [])
+    for (task, cpu), task_rows in sorted(dataset.by_task(rows).items()):
+        print(f"{task:<24} {cpu:<16} {len(task_rows):5d} candidates")
+    print(f"{len(rows)} rows in all (shipped: {dataset.SHIPPED})")
     return 0
 
 
@@ -371,6 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..K-1 for each task and agent (intervals need several)")
     p.add_argument("--drift-every", type=int, default=16, help=drift_help)
     p.add_argument("--verify-rounds", type=int, default=3, help=verify_help)
+    p.add_argument(
+        "--no-fast-p",
+        dest="fast_p",
+        action="store_false",
+        help="skip fast_p's references (PyTorch eager timed in the verification; a MetaSchedule run per "
+        "task when metaschedule is not among --agents)",
+    )
     p.add_argument("--logdir", default="runs")
     p.add_argument(
         "--json",
@@ -466,6 +492,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--verify-rounds", type=int, default=3, help=verify_help)
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("dataset", help="the measured dataset cost models are pretrained on: list it, or export yours")
+    p.add_argument("action", choices=["info", "export"])
+    p.add_argument("--tasks", help="export: the tasks whose measurements (in the record store) to write: " + tasks_help)
+    p.add_argument("--out", help="export: the file to write (.jsonl.gz)")
+    p.add_argument("--file", action="append", help="info: also read this dataset file (repeatable)")
+    p.set_defaults(func=_cmd_dataset)
 
     p = sub.add_parser("costmodel", help="train the MLP cost model, or evaluate it against XGBoost on held-out tasks")
     p.add_argument("action", choices=["train", "eval"])

@@ -10,9 +10,11 @@ import numpy as np
 
 from msgym.space import DesignSpaces
 
-__all__ = ["COST_MODELS", "CostModelError", "CostModel", "validate"]
+__all__ = ["COST_MODELS", "PRETRAINED", "CostModelError", "CostModel", "validate"]
 
-COST_MODELS = ("mlp", "xgb", "none")  # by short name; or the path of a saved MLP (.pt)
+COST_MODELS = ("mlp", "xgb", "pretrained", "none")  # by short name; or the path of a saved MLP (.pt)
+# The MLP pretrained on the shipped dataset (experiments/pretrain.py; what it saw: the .json beside it).
+PRETRAINED = Path(__file__).parent / "pretrained" / "mlp.pt"
 
 
 class CostModelError(ValueError):

@@ -21,6 +21,7 @@ AGENTS: dict[str, str] = {
     "ppo": "agents.ppo:PPOSearch",
     "ppo-pretrained": "agents.ppo_pretrained:PretrainedPPOSearch",
     "metaschedule": "agents.metaschedule:MetaScheduleSearch",
+    "learned": "agents.learned:LearnedSearch",
 }
 
 

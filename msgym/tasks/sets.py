@@ -50,7 +50,8 @@ def model_tasks(min_mflop: float = 0.5) -> list[str]:
 
 
 def resolve(spec: "str | list[str]") -> list[str]:
-    """Task strings of a set name, a file listing tasks, a comma-separated list, or a list."""
+    """Task strings of a set name, a file listing tasks, a comma-separated list (whose parts may
+    be set names: ``gmm-512,test``), or a list."""
     if isinstance(spec, list):
         names = spec
     elif spec == "models":
@@ -61,7 +62,8 @@ def resolve(spec: "str | list[str]") -> list[str]:
         lines = (line.split("#", 1)[0].strip() for line in Path(spec).read_text().splitlines())
         names = [line for line in lines if line]
     else:
-        names = [part.strip() for part in spec.split(",") if part.strip()]
+        parts = [part.strip() for part in spec.split(",") if part.strip()]
+        names = [name for part in parts for name in (resolve(part) if part in (*TASK_SETS, "models") else [part])]
     if not names:
         raise TaskError(
             f"no tasks in {spec!r}: give a set ({', '.join(TASK_SETS)}, models), a file listing tasks "

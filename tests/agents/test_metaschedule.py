@@ -35,3 +35,14 @@ def test_bad_options():
         create("metaschedule", num_trials_per_iter=0)
     with pytest.raises(ValueError, match="its options are: cost_model"):
         create("metaschedule", trials_per_iter=3)
+
+
+def test_the_learned_agent_searches_with_the_pretrained_model(fake_measurer):
+    """MetaSchedule's search guided by the MLP pretrained on the shipped dataset, fine-tuned on the
+    task's measurements as they arrive."""
+    agent = create("learned", num_trials_per_iter=3, population_size=64)
+    assert agent.hparams()["cost_model"] == "pretrained"
+    result = tune("gmm-64", agent, trials=7, seed=0, progress=False, measurer=fake_measurer)
+    assert result.trials == 7 and result.best is not None
+    mlp = agent.msgym_model  # the msgym model inside MetaSchedule's adapter
+    assert "gmm-64" in mlp.data and len(mlp.data["gmm-64"]) >= 3  # learned from the task's measurements

@@ -227,3 +227,12 @@ def test_a_non_editable_install_finds_its_default_config(tmp_path):
     assert out.returncode == 0, out.stderr
     module, config, n_steps = out.stdout.split()
     assert module.startswith(str(target)) and config.startswith(str(target)) and int(n_steps) > 0
+    # The shipped dataset and the cost model pretrained on it come with the package too.
+    probe = (
+        "from msgym.cost_models import create, dataset; from msgym.cost_models.base import PRETRAINED; "
+        "create('pretrained'); print(PRETRAINED); print(len(dataset.load()))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=where, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    pretrained, rows = out.stdout.split()
+    assert pretrained.startswith(str(target)) and int(rows) > 0

@@ -86,3 +86,24 @@ def test_a_new_mlp_leaves_torchs_global_generator_alone():
     assert torch.equal(torch.get_rng_state(), before)
     assert all(torch.equal(p, q) for p, q in zip(a.net.parameters(), b.net.parameters()))  # seeded all the same
     assert not torch.equal(next(MLPCostModel(seed=4).net.parameters()), next(a.net.parameters()))
+
+
+def test_the_pretrained_model_scores_a_batch_as_it_scores_one_at_a_time():
+    """cost_model=pretrained: the MLP shipped as package data, trained on the shipped dataset."""
+    import random
+
+    import numpy as np
+
+    from msgym.cost_models import create
+    from msgym.cost_models.data import feature_rows, final_programs
+    from msgym.space import design_spaces
+    from msgym.tasks import get_task
+
+    model = create("pretrained")
+    spaces = design_spaces(get_task("gmm-64"))
+    cands = spaces.sample_distinct(random.Random(0), 16)
+    rows = feature_rows(spaces, final_programs(spaces, cands))
+    batch = model.predict_rows(rows)
+    one_by_one = np.array([model.predict_rows([r])[0] for r in rows])
+    assert np.allclose(batch, one_by_one, rtol=1e-5, atol=1e-5)
+    assert np.isfinite(batch).all() and batch.std() > 0  # it tells candidates apart

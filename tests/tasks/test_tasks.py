@@ -62,3 +62,15 @@ def test_missing_name_lists_what_the_file_defines():
 def test_failing_factory_is_reported():
     with pytest.raises(TaskError, match="calling broken\\(\\) failed.*broken"):
         get_task(f"{DATA / 'kernels.py'}:broken")
+
+
+def test_task_lists_resolve_sets_files_and_mixtures(tmp_path):
+    from msgym.tasks.sets import TASK_SETS, resolve
+
+    assert resolve("test") == TASK_SETS["test"]
+    assert resolve("gmm-512,test") == ["gmm-512", *TASK_SETS["test"]]  # a set inside a comma list
+    listing = tmp_path / "tasks.txt"
+    listing.write_text("# mine\nGMM/0\nc2d  # a comment\n")
+    assert resolve(str(listing)) == ["GMM/0", "c2d"]
+    with pytest.raises(TaskError, match="no tasks in"):
+        resolve(" , ")

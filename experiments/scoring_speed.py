@@ -1,0 +1,105 @@
+"""How fast 512 candidates are scored, from a point of the design space to a prediction.
+
+Two paths, same task, same MLP (the pretrained one):
+
+* msgym's Python path (the evolutionary agent's): decisions replayed into a schedule one at a time,
+  the target's postprocessors, per-store features, one batched prediction.
+* the learned agent's path (MetaSchedule's search in C++): 512 schedules sampled from the design
+  space by TVM (``sample_init_population``'s way: trace replay on its thread pool), postprocessed in
+  C++, per-store features extracted on its threads, one batched prediction.
+
+    python experiments/scoring_speed.py --task gmm-512 --json experiments/results/scoring_speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+
+from msgym._tvm import host_cpu, load_tensor_intrinsics, ms
+from msgym.cost_models import create
+from msgym.cost_models.data import feature_rows, final_programs
+from msgym.space import design_spaces
+from msgym.tasks import get_task
+
+
+def python_path(task, model, n: int) -> float:
+    spaces = design_spaces(task)
+    cands = [spaces.sample(random.Random(i)) for i in range(n)]
+    cands = [c for c in cands if c is not None]
+    t0 = time.perf_counter()
+    programs = final_programs(spaces, cands)
+    model.predict_rows(feature_rows(spaces, [p for p in programs if p is not None]))
+    return (time.perf_counter() - t0) * n / len(cands)
+
+
+def metaschedule_path(task, model, n: int) -> dict:
+    """One batch of MetaSchedule's evolutionary search with the MLP as its cost model: it samples
+    its initial population, evolves it (mutation, postprocessing, features, prediction, all but the
+    prediction in C++ on its threads). Counted: candidates scored and the batch's wall time;
+    reported per ``n`` scored."""
+    from msgym.cost_models.metaschedule import metaschedule_cost_model
+
+    load_tensor_intrinsics()
+    scored = [0]
+    predict_rows = model.predict_rows
+
+    def counting(rows):  # the adapter's one call per batch of candidates it scores
+        scored[0] += len(rows)
+        return predict_rows(rows)
+
+    model.predict_rows = counting
+    cost_model = metaschedule_cost_model(model, baseline_s=1.0)
+    context = ms.TuneContext(
+        mod=task.mod,
+        target=task.target,
+        space_generator="post-order-apply",
+        search_strategy=ms.search_strategy.EvolutionarySearch(population_size=512),
+        task_name=task.name,
+        rand_state=0,
+        num_threads="physical",
+    )
+    database = ms.database.MemoryDatabase()
+    database.commit_workload(task.mod)
+    context.pre_tuning(
+        max_trials=64,
+        num_trials_per_iter=16,
+        design_spaces=context.generate_design_space(),
+        database=database,
+        cost_model=cost_model,
+    )
+    t0 = time.perf_counter()
+    batch = context.generate_measure_candidates()
+    wall = time.perf_counter() - t0
+    context.post_tuning()
+    return {"batch_s": wall, "scored": scored[0], "per_n_s": wall * n / max(1, scored[0]), "proposed": len(batch)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="gmm-512")
+    parser.add_argument("--n", type=int, default=512)
+    parser.add_argument("--model", default="pretrained", help="the MLP: pretrained, or a saved one (.pt)")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    task = get_task(args.task)
+    model = create(args.model)
+    out = {
+        "command": " ".join(["python", *sys.argv]),
+        "machine": f"mcpu={host_cpu()}",
+        "task": args.task,
+        "n": args.n,
+        "python_path_s": python_path(task, model, args.n),
+        "metaschedule_path": metaschedule_path(task, model, args.n),
+    }
+    print(json.dumps(out, indent=1))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
