@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import sys
 import time
+
+from common import fastest_random
 
 from msgym._tvm import host_cpu
 from msgym.measure import Measurer, TimingConfig
@@ -35,19 +36,10 @@ ADAPTIVE = [
 
 def kernels(measurer: Measurer) -> dict:
     """name -> (task, program): the kernels the estimators are judged on."""
-    out = {}
-    gmm = get_task("gmm-512")
-    spaces = design_spaces(gmm)
-    cands = spaces.sample_distinct(random.Random(0), 16)
-    results = [measurer.measure(gmm, spaces.program(*c).mod) for c in cands]
-    best = min(range(len(cands)), key=lambda i: results[i].latency_s if results[i].ok else float("inf"))
-    out["gmm-512 (best of 16 random)"] = (gmm, spaces.program(*cands[best]).mod)
-    c2d = get_task("c2d")
-    spaces = design_spaces(c2d)
-    cands = spaces.sample_distinct(random.Random(0), 8)
-    results = [measurer.measure(c2d, spaces.program(*c).mod) for c in cands]
-    best = min(range(len(cands)), key=lambda i: results[i].latency_s if results[i].ok else float("inf"))
-    out["c2d (best of 8 random)"] = (c2d, spaces.program(*cands[best]).mod)
+    out = {
+        "gmm-512 (best of 16 random)": fastest_random("gmm-512", 16, measurer),
+        "c2d (best of 8 random)": fastest_random("c2d", 8, measurer),
+    }
     small = get_task("gmm-64")
     spaces = design_spaces(small)
     out["gmm-64 (default schedule)"] = (small, spaces.program(0, spaces.default_decisions(0)).mod)

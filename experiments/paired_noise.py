@@ -12,12 +12,12 @@ case for reporting latencies relative to a reference timed alongside (not done: 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
 
 import numpy as np
+from common import emit
 
 from msgym._tvm import host_cpu, tvm
 from msgym.space import design_spaces
@@ -67,10 +67,7 @@ def main() -> None:
                 ratio.append(np.median(r[m, 1] / r[m, 2]))
         cv = lambda v: float(np.std(v) / np.mean(v))  # noqa: E731
         out["windows"][str(window)] = {"a_min_cv": cv(a_min), "ratio_cv": cv(ratio), "windows": len(a_min)}
-    print(json.dumps(out, indent=1))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    emit(out, args.json)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import sys
 import time
+
+from common import fastest_random
 
 from msgym._tvm import host_cpu
 from msgym.measure import Measurer, TimingConfig
@@ -35,11 +36,8 @@ def pick_program(task_name: str, default_schedule: bool):
     spaces = design_spaces(task)
     if default_schedule:
         return task, spaces.program(0, spaces.default_decisions(0)).mod
-    cands = spaces.sample_distinct(random.Random(0), 16)
     with Measurer() as m:
-        results = [m.measure(task, spaces.program(*c).mod) for c in cands]
-    best = min(range(len(cands)), key=lambda i: results[i].latency_s if results[i].ok else float("inf"))
-    return task, spaces.program(*cands[best]).mod
+        return fastest_random(task_name, 16, m)
 
 
 def main() -> None:

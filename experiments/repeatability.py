@@ -18,6 +18,8 @@ import json
 import statistics
 import sys
 
+from common import emit
+
 from msgym.commands.bench import summarize
 from msgym.stats import separated
 
@@ -87,10 +89,7 @@ def main() -> None:
             for x in agents
         },
     }
-    print(json.dumps(out, indent=1))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    emit(out, args.json)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ Two paths, same task, same MLP (the pretrained one):
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
+
+from common import emit
 
 from msgym._tvm import host_cpu, load_tensor_intrinsics, ms
 from msgym.cost_models import create
@@ -95,10 +96,7 @@ def main() -> None:
         "python_path_s": python_path(task, model, args.n),
         "metaschedule_path": metaschedule_path(task, model, args.n),
     }
-    print(json.dumps(out, indent=1))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    emit(out, args.json)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,29 @@
+"""What the benchmark scripts share (run as ``python experiments/NAME.py``: this folder is on the path)."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+
+def fastest_random(task_name: str, n: int, measurer: Any) -> tuple[Any, Any]:
+    """(task, program) of the fastest of ``n`` seeded random candidates: a kernel a user would keep,
+    not a random one, as the measurement benchmarks judge noise on."""
+    from msgym.space import design_spaces
+    from msgym.tasks import get_task
+
+    task = get_task(task_name)
+    spaces = design_spaces(task)
+    cands = spaces.sample_distinct(random.Random(0), n)
+    results = [measurer.measure(task, spaces.program(*c).mod) for c in cands]
+    best = min(range(len(cands)), key=lambda i: results[i].latency_s if results[i].ok else float("inf"))
+    return task, spaces.program(*cands[best]).mod
+
+
+def emit(out: dict, path: "str | None") -> None:
+    """Print the results, and write them to ``path`` if given."""
+    print(json.dumps(out, indent=1))
+    if path:
+        with open(path, "w") as f:
+            json.dump(out, f, indent=1)
