@@ -84,8 +84,13 @@ def main() -> None:
     parser.add_argument("--task", default="gmm-512")
     parser.add_argument("--n", type=int, default=512)
     parser.add_argument("--model", default="pretrained", help="the MLP: pretrained, or a saved one (.pt)")
+    parser.add_argument("--torch-threads", type=int, default=0, help="torch's intra-op threads (0: its default)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     task = get_task(args.task)
     model = create(args.model)
     out = {
@@ -93,6 +98,7 @@ def main() -> None:
         "machine": f"mcpu={host_cpu()}",
         "task": args.task,
         "n": args.n,
+        "torch_threads": args.torch_threads or "default",
         "python_path_s": python_path(task, model, args.n),
         "metaschedule_path": metaschedule_path(task, model, args.n),
     }
