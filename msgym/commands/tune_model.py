@@ -20,7 +20,6 @@ against PyTorch eager and, with ``with_metaschedule``, against MetaSchedule at t
 from __future__ import annotations
 
 import math
-import random
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,10 +31,10 @@ import numpy as np
 from msgym._tvm import load_tensor_intrinsics, make_target, ms, tvm
 from msgym.commands.references import P_VALUES
 from msgym.measure import Measurer
-from msgym.measure.protocol import estimate, interval
 from msgym.measure.worker import run_lock
 from msgym.search import Search
 from msgym.search.database import write_database
+from msgym.search.verify import time_interleaved
 from msgym.space import design_spaces
 from msgym.stats import fast_p
 from msgym.tasks.torch_import import import_model, relax_program
@@ -113,26 +112,12 @@ def tune_model(
         executable = ms.relax_integration.compile_relax(db, program.mod, target, params=None)
         timers["tvm_metaschedule"] = _relax_timer(executable, program, expected, "MetaSchedule-tuned")
     with run_lock(measurer.runner):  # no other process's kernel runs meanwhile
-        for name, (latency, ci) in _interleaved(timers, max(1, verify_rounds), seed).items():
-            out[f"{name}_s"], out[f"{name}_ci95"] = latency, ci
+        verdicts = time_interleaved(timers, max(1, verify_rounds), seed, measurer.timing.estimator)
+    for name, verdict in verdicts.items():
+        out[f"{name}_s"], out[f"{name}_ci95"] = verdict["latency_s"], verdict["ci95"]
     out["verify_rounds"] = verify_rounds
     out["fast_p"] = _fast_p(out)
     return out
-
-
-def _interleaved(
-    timers: dict[str, Callable[[], list[float]]], rounds: int, seed: int
-) -> dict[str, tuple[float, list[float]]]:
-    """Each timer once per pass, passes in a seeded shuffled order; the minimum over all repeats
-    (the measurer's estimator, protocol.py) and its 95% interval."""
-    pooled: dict[str, list[float]] = {name: [] for name in timers}
-    rng = random.Random(seed)
-    for _ in range(rounds):
-        order = list(timers)
-        rng.shuffle(order)
-        for name in order:
-            pooled[name] += timers[name]()
-    return {name: (estimate(reps, "min"), list(interval(reps, "min"))) for name, reps in pooled.items()}
 
 
 def _fast_p(out: dict) -> dict:

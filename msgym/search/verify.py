@@ -22,7 +22,7 @@ from msgym.measure.protocol import estimate, interval
 from msgym.space import design_spaces
 from msgym.tasks import Task, get_task
 
-__all__ = ["STRICT", "Verdict", "verify_candidates", "verify_runs"]
+__all__ = ["STRICT", "Verdict", "time_interleaved", "verify_candidates", "verify_runs"]
 
 # Every candidate: 15 repeats a pass, never adaptive (all are contenders), always time_evaluator.
 STRICT = {"repeat": 15, "adaptive": False, "slow_kernel_s": 1e9}  # changes to the measurer's TimingConfig
@@ -52,15 +52,22 @@ def verify_candidates(
         key: (lambda mod=mod: _repeats(measurer.measure(task, mod, use_cache=False))) for key, mod in programs.items()
     }
     timers.update(extra or {})
+    with measurer.timing_as(**STRICT):
+        return time_interleaved(timers, rounds, seed, measurer.timing.estimator)
+
+
+def time_interleaved(
+    timers: dict[str, Callable[[], list[float]]], rounds: int, seed: int, estimator: str
+) -> dict[str, Verdict]:
+    """Each timer (returning repeats in seconds) once per pass, ``rounds`` passes, each in a seeded
+    shuffled order; per timer, ``estimator`` over all its passes' repeats and its 95% interval."""
     pooled: dict[str, list[float]] = {key: [] for key in timers}
     rng = random.Random(seed)
-    with measurer.timing_as(**STRICT):
-        for _ in range(rounds):
-            order = list(timers)
-            rng.shuffle(order)
-            for key in order:
-                pooled[key] += timers[key]()
-    estimator = measurer.timing.estimator
+    for _ in range(rounds):
+        order = list(timers)
+        rng.shuffle(order)
+        for key in order:
+            pooled[key] += timers[key]()
     return {
         key: {
             "latency_s": estimate(reps, estimator) if reps else None,
