@@ -14,19 +14,9 @@ from the task's measurements as they arrive (``MLPCostModel.update_data``). Ever
 
 from __future__ import annotations
 
-from typing import Any
-
 from agents.metaschedule import MetaScheduleSearch
 
 
 class LearnedSearch(MetaScheduleSearch):
     name = "learned"
-
-    def __init__(
-        self,
-        cost_model: "str | Any" = "pretrained",
-        num_trials_per_iter: int = 16,
-        population_size: int = 512,
-        num_threads: "int | str" = "physical",
-    ):
-        super().__init__(cost_model, num_trials_per_iter, population_size, num_threads)
+    DEFAULT_COST_MODEL = "pretrained"

@@ -32,14 +32,16 @@ FAILED_RUN_S = 1e10  # what MetaSchedule's AddToDatabase records for a failed ru
 class MetaScheduleSearch(SearchStrategy):
     name = "metaschedule"
     MAX_EMPTY = 3  # empty batches in a row before the search counts as exhausted
+    DEFAULT_COST_MODEL = "xgb"  # what cost_model=None means (a subclass may guide the search otherwise)
 
     def __init__(
         self,
-        cost_model: "str | Any" = "xgb",
+        cost_model: "str | Any | None" = None,
         num_trials_per_iter: int = 16,
         population_size: int = 512,
         num_threads: "int | str" = "physical",
     ):
+        cost_model = self.DEFAULT_COST_MODEL if cost_model is None else cost_model
         if num_trials_per_iter < 1:
             raise ValueError(f"num_trials_per_iter must be >= 1, got {num_trials_per_iter}")
         if (

@@ -64,7 +64,7 @@ def _latency(run: dict) -> float | None:
 
 def reference_latencies(out: dict, pytorch: dict[str, dict]) -> dict[str, dict[str, float]]:
     """task -> {reference name: latency (s)}, from the PyTorch verdicts (``verify_runs``' return,
-    kept in ``out["fast_p_references"]`` across resumes) and the MetaSchedule runs."""
+    kept in ``out["pytorch_eager"]`` across resumes) and the MetaSchedule runs."""
     refs: dict[str, dict[str, float]] = {}
     for task in dict.fromkeys(r["task"] for r in out["runs"]):
         cell = refs.setdefault(task, {})
