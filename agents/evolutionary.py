@@ -5,8 +5,9 @@ parent picked by tournament among the measured candidates (lower latency wins): 
 ``crossover_prob`` it takes a prefix of its decisions and the rest from a second parent of the
 same design space, then one decision is re-drawn (mutation). Children are completed with
 ``DesignSpaces.sample(preferred=...)``, which keeps every inherited decision that is still valid
-and re-draws the rest, so every child is a valid point of the design space. A candidate is
-never proposed twice.
+and re-draws the rest, so every child is a valid point of the design space; a walk whose program
+a postprocessor rejects (most on a GPU) is drawn again, never proposed. A candidate is never
+proposed twice.
 
 With ``cost_model`` (mlp, xgb or a saved MLP), each batch of children is picked from
 ``pool_factor`` times as many by predicted score (MetaSchedule's idea: the model decides which
@@ -81,7 +82,7 @@ class EvolutionarySearch(SearchStrategy):
             walk = (
                 self._child()
                 if len(self.scored) >= min(self.population, 2) and self.proposed >= self.population
-                else self.spaces.sample(self.rng)
+                else self.spaces.sample(self.rng, screen=True)
             )
             cand = None if walk is None else Candidate.of(*walk)
             if cand is None or cand in self.seen:
@@ -107,4 +108,4 @@ class EvolutionarySearch(SearchStrategy):
                 genes = genes[:cut] + other.decision_list()[cut:]
         if genes:
             genes[self.rng.randrange(len(genes))] = None  # mutation: re-drawn uniformly
-        return self.spaces.sample(self.rng, space=parent.space, preferred=genes)
+        return self.spaces.sample(self.rng, space=parent.space, preferred=genes, screen=True)

@@ -34,8 +34,9 @@ class RandomSearch(SearchStrategy):
             self.filter.learn(candidates, results)
 
     def sample(self) -> Candidate | None:
-        """One walk: at every sub-step a valid option, uniformly (None if TVM's replay failed)."""
-        walk = self.spaces.sample(self.rng)
+        """One walk: at every sub-step a valid option, uniformly (None if TVM's replay failed, or its
+        program fails a postprocessor: never proposed, so it costs no trial)."""
+        walk = self.spaces.sample(self.rng, screen=True)
         return None if walk is None else Candidate.of(*walk)
 
     def propose(self, n: int) -> list[Candidate]:

@@ -8,6 +8,10 @@ Every other module imports TVM names from here, so the workarounds below hold ev
   that is thousands of modules, and the import takes ~80 s here. Memoising ``getmodule`` for the
   duration of that one import brings it to ~5 s and changes no result.
 * Targets are given ``mcpu`` (without it LLVM emits generic x86-64, ~3x slower GEMMs).
+* ``"cuda"`` is this machine's GPU, its architecture and limits read from the device (TVM's
+  ``Target.from_device`` knows only the CPU in 0.27); a CUDA target's host is this CPU.
+* CUDA code is compiled with NVRTC (TVM's default, from pip's ``cuda-bindings``) where it can be
+  imported, else with ``nvcc`` if one is on the PATH (``cuda_compiler``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,20 @@ from tvm.s_tir import Schedule
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.schedule import Trace
 
-__all__ = ["tvm", "ms", "Schedule", "Trace", "load_tensor_intrinsics", "make_target"]
+__all__ = [
+    "tvm",
+    "ms",
+    "Schedule",
+    "Trace",
+    "load_tensor_intrinsics",
+    "make_target",
+    "NoDeviceError",
+    "is_gpu",
+    "device_of",
+    "cuda_compiler",
+]
+
+GPU_KINDS = ("cuda",)
 
 _INTRINSICS_LOADED = False
 
@@ -62,17 +79,70 @@ def host_cpu() -> str:
     return str(tvm.target.codegen.llvm_get_system_cpu())
 
 
-def make_target(spec: str | dict | tvm.target.Target | None = None) -> tvm.target.Target:
-    """A TVM target; ``None``/``"llvm"`` mean this CPU with its ``mcpu`` and core count.
+class NoDeviceError(ValueError):
+    """A target whose device this machine does not have (``--target cuda`` without a GPU)."""
 
-    A dict or TVM target string is passed through, with ``mcpu`` added to LLVM targets that lack it.
+
+def is_gpu(target: tvm.target.Target) -> bool:
+    return target.kind.name in GPU_KINDS
+
+
+def device_of(target: tvm.target.Target, session: Any = None) -> Any:
+    """The device a target's kernels run on: this machine's, or an RPC session's."""
+    kind = "cuda" if is_gpu(target) else "cpu"
+    return session.device(kind, 0) if session is not None else tvm.device(kind, 0)
+
+
+def _cpu_spec() -> dict:
+    import psutil
+
+    return {"kind": "llvm", "mcpu": host_cpu(), "num-cores": psutil.cpu_count(logical=False) or 1}
+
+
+def cuda_target_of_device() -> dict:
+    """The present GPU as a target: its architecture (``sm_90`` for an H100/H200) and limits, read from
+    the device; MetaSchedule's CUDA rules and its GPU-code check need them."""
+    dev = tvm.cuda(0)
+    if not dev.exist:
+        raise NoDeviceError(
+            "target cuda: this machine has no CUDA GPU (TVM finds none); run on a machine with one, or "
+            'give a JSON target naming the architecture to build without running: {"kind": "cuda", "arch": "sm_90"}'
+        )
+    major, minor = dev.compute_version.split(".")
+    return {
+        "kind": "cuda",
+        "arch": f"sm_{major}{minor}",
+        "max_shared_memory_per_block": int(dev.max_shared_memory_per_block),
+        "max_threads_per_block": int(dev.max_threads_per_block),
+        "thread_warp_size": int(dev.warp_size),
+        "registers_per_block": 65536,  # every architecture since sm_50
+        "l2_cache_size_bytes": int(dev.l2_cache_size_bytes),
+    }
+
+
+# What MetaSchedule's CUDA rules need beyond the architecture (the values of every NVIDIA GPU since
+# sm_50; the static shared memory a kernel may declare without opting in is 48 KiB).
+CUDA_DEFAULTS = {
+    "max_shared_memory_per_block": 49152,
+    "max_threads_per_block": 1024,
+    "thread_warp_size": 32,
+    "registers_per_block": 65536,
+}
+
+
+def make_target(spec: str | dict | tvm.target.Target | None = None) -> tvm.target.Target:
+    """A TVM target; ``None``/``"llvm"`` mean this CPU with its ``mcpu`` and core count; ``"cuda"``
+    this machine's GPU (``NoDeviceError`` without one), with this CPU as its host.
+
+    A dict, a TVM target string or tag (``nvidia/nvidia-h100``) is passed through, with ``mcpu`` added
+    to LLVM targets that lack it, and to a CUDA target the limits its rules need and this CPU as host.
     """
     if isinstance(spec, tvm.target.Target):
         return spec
     if spec is None or spec == "llvm":
-        import psutil
-
-        spec = {"kind": "llvm", "num-cores": psutil.cpu_count(logical=False) or 1}
+        return tvm.target.Target(_cpu_spec())
+    if spec == "cuda":
+        return tvm.target.Target({**cuda_target_of_device(), "host": _cpu_spec()})
     if isinstance(spec, str):
         import json
 
@@ -80,13 +150,41 @@ def make_target(spec: str | dict | tvm.target.Target | None = None) -> tvm.targe
             spec = json.loads(spec) if spec.lstrip().startswith("{") else {"kind": spec}
         except json.JSONDecodeError as err:
             raise ValueError(
-                f"target {spec!r} is not valid JSON: {err}; give e.g. 'llvm' or "
+                f"target {spec!r} is not valid JSON: {err}; give e.g. 'llvm', 'cuda' or "
                 '\'{"kind": "llvm", "num-cores": 2}\''
             ) from None
     spec = dict(spec)
+    if spec.get("kind") not in ("llvm", *GPU_KINDS) and "tag" not in spec and "/" not in str(spec.get("kind")):
+        raise ValueError(f"target kind {spec.get('kind')!r} is not supported; msgym tunes for 'llvm' and 'cuda'")
+    if "/" in str(spec.get("kind")):  # a tag such as nvidia/nvidia-h100
+        spec = {**tvm.target.Target(spec.pop("kind")).export(), **spec}
     if spec.get("kind") == "llvm" and "mcpu" not in spec:
         spec["mcpu"] = host_cpu()
+    if spec.get("kind") == "cuda":
+        if "arch" not in spec:
+            raise ValueError(
+                f"CUDA target {spec} names no architecture: give 'cuda' (this machine's GPU) or e.g. "
+                '{"kind": "cuda", "arch": "sm_90"}'
+            )
+        spec = {**CUDA_DEFAULTS, **spec}
+        spec.setdefault("host", _cpu_spec())
     return tvm.target.Target(spec)
+
+
+def cuda_compiler() -> str:
+    """``nvrtc`` where ``cuda.bindings`` imports (TVM's default), else ``nvcc`` if one is on the PATH.
+    The build worker sets ``TVM_CUDA_COMPILE_MODE`` (TVM reads it) from this in its own process."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("cuda") is not None and importlib.util.find_spec("cuda.bindings") is not None:
+        return "nvrtc"
+    if shutil.which("nvcc"):
+        return "nvcc"
+    raise NoDeviceError(
+        "no CUDA compiler: install NVRTC (pip install cuda-bindings nvidia-cuda-nvrtc nvidia-cuda-cccl) "
+        "or put CUDA's nvcc on the PATH"
+    )
 
 
 def target_key(target: tvm.target.Target) -> str:

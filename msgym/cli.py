@@ -117,6 +117,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             verify_rounds=args.verify_rounds,
             drift_every=args.drift_every,
             fast_p=args.fast_p,
+            target=args.target,
         )
     print(bench.leaderboard(out))
     stem = str(Path(args.json).with_suffix(""))
@@ -329,7 +330,10 @@ def _split(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msgym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    target_help = 'TVM target: "llvm" (this CPU, the default) or a JSON dict'
+    target_help = (
+        'TVM target: "llvm" (this CPU, the default), "cuda" (this machine\'s GPU), a tag such as '
+        'nvidia/nvidia-h100, or a JSON dict, e.g. \'{"kind": "cuda", "arch": "sm_90"}\''
+    )
     drift_help = (
         "time a fixed reference kernel every N trials: the run records the machine's drift and flags "
         "the trials measured while it was off by more than 5%% (0: never)"
@@ -398,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
         "task when metaschedule is not among --agents)",
     )
     p.add_argument("--logdir", default="runs")
+    p.add_argument("--target", default=None, help=target_help)
     p.add_argument(
         "--json",
         required=True,

@@ -128,6 +128,7 @@ class DesignSpaces:
                     )
         # Valid compute locations given a decision prefix: deterministic, and probing is slow.
         self.location_cache = LRU(16384)
+        self.program_cache = LRU(256)  # (space, decisions) -> final program, or why there is none
         self.features = StoreFeatures()  # TIR features of this task's programs (observations, cost models)
 
     @functools.cached_property
@@ -179,16 +180,43 @@ class DesignSpaces:
                 raise InvalidCandidate(f"postprocessor {type(postproc).__name__} rejected the program")
         return sch
 
+    def program_mod(self, space: int, decisions: list[Any]) -> tvm.IRModule:
+        """``program(...).mod``, remembered for the last few hundred candidates: an agent that
+        screens its proposals (``sample(screen=True)``) has already made the program the measurer
+        asks for next. Raises ``InvalidCandidate`` likewise (also remembered)."""
+        key = (space, freeze_decisions(decisions))
+        if key not in self.program_cache:
+            try:
+                self.program_cache.put(key, self.program(space, decisions).mod)
+            except InvalidCandidate as err:
+                self.program_cache.put(key, err)
+        found = self.program_cache[key]
+        if isinstance(found, InvalidCandidate):
+            raise found
+        return found
+
+    def valid(self, space: int, decisions: list[Any]) -> bool:
+        """Whether the decisions give a program (replay and every postprocessor pass): on a GPU most
+        uniform walks do not (MetaSchedule's ``VerifyGPUCode`` rejects 92% of gmm-512's for thread
+        and shared-memory limits); on a CPU nearly all do."""
+        try:
+            self.program_mod(space, decisions)
+        except InvalidCandidate:
+            return False
+        return True
+
     def rollout(self, space: int | None = None) -> "Rollout":
         return Rollout(self, space)
 
     def sample(
-        self, rng: Any, space: int | None = None, preferred: "list[Any] | None" = None
+        self, rng: Any, space: int | None = None, preferred: "list[Any] | None" = None, screen: bool = False
     ) -> "tuple[int, list] | None":
         """One walk: decision k takes ``preferred[k]`` where that is still valid, and otherwise
         every sub-step picks uniformly (``rng.choice``) among the valid options. Returns
-        (design space, decisions), or None if TVM's replay failed on the way. With ``preferred``
-        it mutates and crosses over candidates while keeping them valid."""
+        (design space, decisions), or None if TVM's replay failed on the way (or, with ``screen``,
+        a postprocessor rejected the program: such a candidate is never built, so an agent that
+        proposed it would spend a trial on nothing). With ``preferred`` it mutates and crosses
+        over candidates while keeping them valid."""
         ro = self.rollout(space)
         while not ro.done:
             k = ro.decision_index
@@ -197,7 +225,9 @@ class DesignSpaces:
                 ro.choose_decision(list(want) if isinstance(want, list) else want)
             else:
                 ro.choose(rng.choice(ro.options()))
-        return None if ro.error else (ro.space, ro.decisions)
+        if ro.error or (screen and not self.valid(ro.space, ro.decisions)):
+            return None
+        return ro.space, ro.decisions
 
     def sample_distinct(self, rng: Any, n: int) -> list[tuple[int, list]]:
         """``n`` distinct uniform walks (for tests, benchmarks and data collection)."""

@@ -20,10 +20,22 @@ ODD_ADD = f"{DATA / 'kernels.py'}:add_relu_odd"
 HARDWARE_FIXTURES = {"measurer", "gmm64_measured"}
 
 
+def has_gpu() -> bool:
+    from msgym._tvm import tvm
+
+    return bool(tvm.cuda(0).exist)
+
+
 def pytest_collection_modifyitems(items):
+    gpu = None
     for item in items:
         if HARDWARE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.hardware)
+        if item.get_closest_marker("cuda"):
+            item.add_marker(pytest.mark.hardware)
+            gpu = has_gpu() if gpu is None else gpu
+            if not gpu:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU (this machine has none)"))
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,12 @@ from msgym.tasks.task import gflops
 
 
 def validate(
-    tasks: list[str], agents: list[str], trials: int, seeds: int, agent_options: dict[str, dict] | None = None
+    tasks: list[str],
+    agents: list[str],
+    trials: int,
+    seeds: int,
+    agent_options: dict[str, dict] | None = None,
+    target: "str | None" = None,
 ) -> None:
     """Fail before any measurement if an argument is bad."""
     if not tasks or not agents:
@@ -37,7 +42,7 @@ def validate(
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
     for task in tasks:
-        get_task(task)  # raises TaskError naming the known tasks
+        get_task(task, target)  # raises TaskError naming the known tasks (or the target's error)
 
 
 def run(
@@ -53,6 +58,7 @@ def run(
     verify_rounds: int = 3,
     drift_every: int = 16,
     fast_p: bool = True,
+    target: "str | None" = None,
 ) -> dict:
     """Run every (task, agent, seed) not already in ``json_path``; the JSON is rewritten after each run,
     so an interrupted bench resumes where it stopped (runs of a different trial budget are not reused).
@@ -60,15 +66,15 @@ def run(
     Every ``drift_every`` trials a reference kernel is timed; each run records the drift it saw.
     ``fast_p``: also time each task's references (``references.py``: PyTorch eager in the verification's
     passes; MetaSchedule at the same budget, one reference run per task if it is not benched) and
-    report fast_1.0 and fast_0.8 against each."""
+    report fast_1.0 and fast_0.8 against each. ``target``: every task's (None: this CPU; ``"cuda"``: this GPU)."""
     agent_options = agent_options or {}
-    validate(tasks, agents, trials, seeds, agent_options)
+    validate(tasks, agents, trials, seeds, agent_options, target)
     path = Path(json_path)
     previous = _previous(path, trials)
     done = {(r["task"], r["agent"], r["seed"]): r for r in previous.get("runs", [])}
     runs = []
     for task_name in tasks:
-        task = get_task(task_name)
+        task = get_task(task_name, target)
         for agent in agents:
             for seed in range(seeds):
                 if (task.name, agent, seed) in done:
@@ -108,7 +114,9 @@ def run(
         "runs": runs,
     }
     if fast_p and "metaschedule" not in agents:
-        out["reference_runs"] = _reference_runs(tasks, trials, previous, measurer, logdir, progress, drift_every)
+        out["reference_runs"] = _reference_runs(
+            tasks, trials, previous, measurer, logdir, progress, drift_every, target
+        )
     pytorch = dict(previous.get("pytorch_eager", {})) if fast_p else {}
     if verify_rounds:
         extra = pytorch_timers(measurer) if fast_p else None
@@ -138,6 +146,7 @@ def _run_summary(task, agent: str, seed: int, result) -> dict:
         "curve_best_latency_s": [None if math.isinf(x) else x for x in result.curve],
         "curve_wall_s": result.curve_wall_s,
         "flops": task.flops,
+        "target": str(task.target),
         "run_dir": result.run_dir,
         # The in-loop best few, re-timed at the end of the bench (verify.py).
         "top_candidates": [{"space": r.space, "decisions": r.decisions, "latency_s": r.latency_s} for r in result.top],
@@ -148,7 +157,14 @@ def _run_summary(task, agent: str, seed: int, result) -> dict:
 
 
 def _reference_runs(
-    tasks: list[str], trials: int, previous: dict, measurer: Any, logdir: Any, progress: bool, drift_every: int
+    tasks: list[str],
+    trials: int,
+    previous: dict,
+    measurer: Any,
+    logdir: Any,
+    progress: bool,
+    drift_every: int,
+    target: "str | None",
 ) -> list[dict]:
     """fast_p's MetaSchedule reference where that agent is not benched: one run per task (seed 0,
     the same trial budget), kept in the JSON (a resumed bench does not run it again)."""
@@ -156,7 +172,7 @@ def _reference_runs(
     out = []
     for name in tasks:
         if name not in kept:
-            task = get_task(name)
+            task = get_task(name, target)
             result = tune(
                 task,
                 "metaschedule",

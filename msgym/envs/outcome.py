@@ -38,7 +38,7 @@ class Outcome:
 def _program(spaces: DesignSpaces, space: int, decisions: Any) -> Callable[[], Any]:
     def make() -> Any:
         try:
-            return spaces.program(space, decisions).mod
+            return spaces.program_mod(space, decisions)
         except InvalidCandidate as err:
             return str(err)  # no program: the measurer records this as the candidate's error
 

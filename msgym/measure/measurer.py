@@ -2,16 +2,18 @@
 
 Policy (documented for the 2-core machines this project runs on):
 
-* One **build worker** and one **run worker**, each a long-lived process that imports TVM once.
+* **Build workers** and one **run worker**, each a long-lived process that imports TVM once.
   A build is ``tirx.build`` + linking a shared library; a run loads it, runs it once on seeded
-  inputs, compares every argument with the task's reference, then times it.
+  inputs, compares every argument with the task's reference, then times it. A CPU task builds in
+  one worker; a GPU task in all of them at once (``builders``: cores - 2, at most 8), since its
+  kernels run on the GPU and leave the cores free.
 * **Runs are serialized**, machine-wide: one run worker per measurer, and a file lock
   (``$MSGYM_CACHE_DIR/run.lock``) held while a kernel runs, so kernels measured by other
   processes (parallel environments, other searches) never time each other's noise.
-* **Builds overlap runs** only where there are more than 2 cores (``overlap=None`` decides):
-  on 2 cores a build would take a core from the kernel being timed (kernels use every core),
-  so there builds and runs alternate. The parent still overlaps its own work (replaying and
-  postprocessing the next candidate) with both workers.
+* **Builds overlap runs** only where there are more than 2 cores, or the kernel runs on a GPU
+  (``overlap=None`` decides, per task): on 2 cores a build would take a core from the CPU kernel
+  being timed (kernels use every core), so there builds and runs alternate. The parent still
+  overlaps its own work (replaying and postprocessing the next candidate) with the workers.
 * Timing: ``time_evaluator(number=1, repeat=5, min_repeat_ms=2)``, the minimum of the repeats,
   and more repeats for contenders (kernels near the task's best so far) whose interval is wide:
   ``protocol.py`` says why, with figures. Slow kernels (first run > 20 ms) get 3 repeats timed
@@ -33,6 +35,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -45,7 +48,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from msgym._tvm import structural_key, tvm
+from msgym._tvm import is_gpu, structural_key, tvm
 from msgym.measure import runners
 from msgym.measure.process import WorkerLost, WorkerProcess
 from msgym.measure.result import MeasureResult, TimingConfig
@@ -113,14 +116,18 @@ class Measurer:
         runner: "str | runners.Runner" = "local",
         store: "str | Path | None" = None,
         overlap: bool | None = None,
+        builders: int | None = None,
     ):
         self.timing = timing or TimingConfig()
         self.runner = runners.create(runner)
         self.runner.check()
         self.store = RecordStore(store, fake=self.fake) if store is not None else None
         self.cache: dict[str, Entry] = self.store.load_cache() if self.store else {}
-        self.overlap = (os.cpu_count() or 1) > 2 if overlap is None else overlap
-        self.builder = WorkerProcess("build")
+        self.overlap = overlap  # None: decided per task (``_overlaps``)
+        n_builders = builders if builders is not None else max(1, min(8, (os.cpu_count() or 1) - 2))
+        if n_builders < 1:
+            raise ValueError(f"builders must be at least 1, got {n_builders}")
+        self.builders = [WorkerProcess("build") for _ in range(n_builders)]  # started when first used
         self.run_worker = WorkerProcess("run")
         self._tmp: str | None = None  # made at the first build
         self._references: set[str] = set()  # tasks whose reference the current run worker has
@@ -149,8 +156,22 @@ class Measurer:
         self.close()
 
     @property
+    def builder(self) -> WorkerProcess:
+        """The first build worker (the only one a CPU task uses)."""
+        return self.builders[0]
+
+    @property
     def worker_restarts(self) -> int:
-        return self.builder.restarts + self.run_worker.restarts
+        return sum(b.restarts for b in self.builders) + self.run_worker.restarts
+
+    def _overlaps(self, task: Task) -> bool:
+        """Whether builds may run while a kernel is timed: on > 2 cores, or when kernels run on a GPU."""
+        if self.overlap is not None:
+            return self.overlap
+        return (os.cpu_count() or 1) > 2 or is_gpu(task.target)
+
+    def _build_slots(self, task: Task) -> list[WorkerProcess]:
+        return self.builders if is_gpu(task.target) else self.builders[:1]
 
     # ------------------------------------------------------------------------------ public
     def measure(self, task: Task, mod: tvm.IRModule, use_cache: bool = True) -> MeasureResult:
@@ -219,7 +240,7 @@ class Measurer:
 
     def _measure_baseline(self, task: Task, path: Path) -> MeasureResult:
         with self.timing_as(repeat=3, run_timeout_s=max(self.timing.run_timeout_s, REFERENCE_TIMEOUT_S)):
-            result = self.measure(task, task.mod, use_cache=False)
+            result = self.measure(task, baseline_program(task), use_cache=False)
         if not result.ok:
             raise RuntimeError(f"task {task.name}: the unscheduled program could not be measured: {result.error}")
         with file_lock(path.with_suffix(".lock")):  # other tasks' baselines are written too
@@ -239,7 +260,8 @@ class Measurer:
         return entry is not None and entry.answers(self._limits(), self.timing.estimator)
 
     def close(self) -> None:
-        self.builder.close()
+        for builder in self.builders:
+            builder.close()
         self.run_worker.close()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
@@ -261,11 +283,13 @@ class Measurer:
                 mod = item.program()
                 self._finish(task, item, MeasureResult(error=mod) if isinstance(mod, str) else self.runner.measure(mod))
             return [item.result for item in items]
+        check_device(task, self.runner)
         to_run: collections.deque = collections.deque()
-        while to_build or to_run or self.builder.busy or self.run_worker.busy:
+        workers = [*self._build_slots(task), self.run_worker]
+        while to_build or to_run or any(w.busy for w in workers):
             if self._start_build(task, to_build) or self._start_run(task, to_run):
                 continue
-            busy = [w for w in (self.builder, self.run_worker) if w.busy]
+            busy = [w for w in workers if w.busy]
             timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
             wait([w.conn for w in busy], timeout)
             for worker in busy:
@@ -274,7 +298,8 @@ class Measurer:
         return [item.result for item in items]
 
     def _start_build(self, task: Task, to_build: collections.deque) -> bool:
-        if self.builder.busy or not to_build or (self.run_worker.busy and not self.overlap):
+        idle = [b for b in self._build_slots(task) if not b.busy]
+        if not idle or not to_build or (self.run_worker.busy and not self._overlaps(task)):
             return False
         item = to_build.popleft()
         mod = item.program()
@@ -285,13 +310,12 @@ class Measurer:
             sweep_build_dirs()
             self._tmp = tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{os.getpid()}-")
         item.path = os.path.join(self._tmp, f"{uuid.uuid4().hex}.so")
-        self.builder.submit(
-            ("build", tvm.ir.save_json(mod), str(task.target), item.path), self.timing.build_timeout_s, item
-        )
+        idle[0].submit(("build", tvm.ir.save_json(mod), str(task.target), item.path), self.timing.build_timeout_s, item)
         return True
 
     def _start_run(self, task: Task, to_run: collections.deque) -> bool:
-        if self.run_worker.busy or not to_run or (self.builder.busy and not self.overlap):
+        building = any(b.busy for b in self._build_slots(task))
+        if self.run_worker.busy or not to_run or (building and not self._overlaps(task)):
             return False
         if not self.run_worker.alive:
             self._references.clear()  # the next job starts a new worker, which has none yet
@@ -354,6 +378,44 @@ class Measurer:
         if keep:
             self.measured += 1
             self.record(task, item.space, item.decisions, result, runner=str(self.runner))
+
+
+def baseline_program(task: Task) -> tvm.IRModule:
+    """What speedups are relative to: the unscheduled program; on a GPU, where a kernel needs its
+    loops bound to threads, MetaSchedule's ``RewriteUnboundBlock`` of it (each block's outer spatial
+    loops fused and bound to thread blocks of the target's size; TVM's ``DefaultGPUSchedule`` pass
+    fails on conv2d with padding in 0.27)."""
+    if not is_gpu(task.target):
+        return task.mod
+    from msgym._tvm import Schedule, ms
+
+    bind = ms.postproc.RewriteUnboundBlock(max_threadblocks=256)
+    ms.TuneContext(  # gives the postprocessor the target
+        mod=task.mod,
+        target=task.target,
+        space_generator=ms.space_generator.PostOrderApply(sch_rules=[], postprocs=[bind], mutator_probs={}),
+        task_name=task.name,
+    )
+    sch = Schedule(task.mod)
+    if not bind.apply(sch):
+        raise RuntimeError(f"task {task.name}: its unscheduled program could not be bound to GPU threads")
+    return sch.mod
+
+
+@functools.lru_cache(maxsize=1)
+def _has_gpu() -> bool:
+    return bool(tvm.cuda(0).exist)
+
+
+def check_device(task: Task, runner: runners.Runner) -> None:
+    """A GPU task measured here needs a GPU here: say so once, before anything is built."""
+    if is_gpu(task.target) and isinstance(runner, runners.LocalRunner) and not _has_gpu():
+        from msgym._tvm import NoDeviceError
+
+        raise NoDeviceError(
+            f"task {task.name} targets {task.target.kind.name}, and this machine has no CUDA GPU to run it on; "
+            "measure on a machine with one (or through an RPC runner whose server has one)"
+        )
 
 
 def sweep_build_dirs() -> int:

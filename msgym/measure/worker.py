@@ -41,8 +41,13 @@ def build(mod_json: str, target_str: str, path: str) -> float:
 
     import tvm
 
+    from msgym._tvm import cuda_compiler, is_gpu
+
     start = time.perf_counter()
-    lib = tvm.tirx.build(tvm.ir.load_json(mod_json), target=tvm.target.Target(json.loads(target_str)))
+    target = tvm.target.Target(json.loads(target_str))
+    if is_gpu(target) and "TVM_CUDA_COMPILE_MODE" not in os.environ:
+        os.environ["TVM_CUDA_COMPILE_MODE"] = cuda_compiler()  # this worker's own environment: TVM reads it
+    lib = tvm.tirx.build(tvm.ir.load_json(mod_json), target=target)
     try:
         lib.export_library(path, fcompile=_link)
     except subprocess.CalledProcessError:
@@ -50,9 +55,25 @@ def build(mod_json: str, target_str: str, path: str) -> float:
     return time.perf_counter() - start
 
 
+def reference_program(mod: Any) -> Any:
+    """The unscheduled program with each block's outermost loop made parallel where it is a spatial
+    loop: the same arithmetic in the same order for every output element, on every core (an
+    unscheduled GEMM 2048 takes 49 s on 2 cores here; GPU tasks are that large)."""
+    from msgym._tvm import Schedule
+
+    sch = Schedule(mod)
+    for block in sch.get_child_blocks(sch.get_sblock("root")):
+        try:
+            sch.parallel(sch.get_loops(block)[0])
+        except Exception:  # noqa: BLE001 - a reduction or opaque outer loop stays serial
+            pass
+    return sch.mod
+
+
 class Reference:
     """Seeded inputs and the expected outputs of one task: its unscheduled program's outputs,
-    computed once per machine and kept in the cache folder (unscheduled programs are slow)."""
+    computed once per machine on this CPU (also for a GPU task: the target's host) and kept in the
+    cache folder (unscheduled programs are slow)."""
 
     def __init__(self, task_key: str, task_json: str, target_str: str, seed: int):
         import hashlib
@@ -61,6 +82,7 @@ class Reference:
         import numpy as np
         import tvm
 
+        from msgym._tvm import is_gpu
         from msgym.measure.store import cache_dir
         from msgym.tasks import Task
 
@@ -73,7 +95,8 @@ class Reference:
             with np.load(path) as stored:
                 self.expected = [stored[f"arg{i}"] for i in range(len(self.inputs))]
             return
-        lib = tvm.tirx.build(mod, target=self.task.target)
+        target = self.task.target
+        lib = tvm.tirx.build(reference_program(mod), target=target.host if is_gpu(target) else target)
         args = [tvm.runtime.tensor(a) for a in self.inputs]
         lib["main"](*args)
         self.expected = [a.numpy() for a in args]
@@ -99,17 +122,20 @@ class Reference:
         return None
 
 
-def _open(runner: Runner, path: str):
-    """The loaded library and its device, here or on an RPC server; a closer; and which machine
-    it is (``local``, or the server's address as the tracker gave it), recorded with the result."""
+def _open(runner: Runner, path: str, target: Any):
+    """The loaded library and its device (the target's: CPU or GPU), here or on an RPC server; a
+    closer; and which machine it is (``local``, or the server's address as the tracker gave it),
+    recorded with the result."""
     import tvm
 
+    from msgym._tvm import device_of
+
     if runner.name == "local":
-        return tvm.runtime.load_module(path), tvm.cpu(), lambda: None, "local"
+        return tvm.runtime.load_module(path), device_of(target), lambda: None, "local"
     session, server = _request(runner)
     session.upload(path)
     lib = session.load_module(os.path.basename(path))
-    return lib, session.cpu(), lambda: session.remove(os.path.basename(path)), server
+    return lib, device_of(target, session), lambda: session.remove(os.path.basename(path)), server
 
 
 def _request(runner: Runner) -> tuple:
@@ -137,8 +163,11 @@ def run(
     more for a contender (within ``timing.contender_ratio`` of ``best_s``, the task's best so far)."""
     import tvm
 
+    from msgym._tvm import is_gpu
+
     start = time.perf_counter()
-    lib, dev, close, server = _open(runner, path)
+    lib, dev, close, server = _open(runner, path, ref.task.target)
+    gpu = is_gpu(ref.task.target)  # timed by the device's own timer (time_evaluator: CUDA events)
     try:
         func = lib["main"]
         args = [tvm.runtime.tensor(a, dev) for a in ref.inputs]
@@ -151,7 +180,7 @@ def run(
             return MeasureResult(error=error, run_s=time.perf_counter() - start, server=server)
         for _ in range(max(0, timing.warmup - 1)):
             func(*args)
-        if first_s > timing.slow_kernel_s and runner.name == "local" and not timing.cache_flush:
+        if first_s > timing.slow_kernel_s and runner.name == "local" and not timing.cache_flush and not gpu:
             # Repeats timed from Python: at tens of ms a microsecond of call overhead is noise-free,
             # and it skips time_evaluator's extra warm-up run (the output check warmed it).
             timing = dataclasses.replace(timing, repeat=timing.slow_repeat)
@@ -168,7 +197,7 @@ def run(
                     number=timing.number,
                     repeat=n,
                     min_repeat_ms=timing.min_repeat_ms,
-                    f_preproc="cache_flush_cpu_non_first_arg" if timing.cache_flush else "",
+                    f_preproc="cache_flush_cpu_non_first_arg" if timing.cache_flush and not gpu else "",
                 )
                 return [float(r) for r in evaluator(*args).results]
 

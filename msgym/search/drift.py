@@ -2,9 +2,10 @@
 
 The same kernel's latency moves by several percent over minutes on a shared machine (another
 tenant, frequency scaling). A ``DriftMonitor`` times one fixed program (the default schedule of
-gmm-64, built once) every ``every`` trials of a search; its drift is the latency over the first
-one's, less 1. Results measured while the last check was off by more than ``threshold`` are
-flagged: their latencies are not comparable with the rest of the run.
+gmm-64 for the search's target, built once; on a GPU its thread-bound unscheduled program) every
+``every`` trials of a search; its drift is the latency over the first one's, less 1. Results
+measured while the last check was off by more than ``threshold`` are flagged: their latencies are
+not comparable with the rest of the run.
 """
 
 from __future__ import annotations
@@ -23,16 +24,22 @@ class DriftMonitor:
     every: int = 16  # trials between checks
     threshold: float = 0.05  # |drift| above which results are flagged
     history: list[dict] = dataclasses.field(default_factory=list)  # {"trial", "latency_s", "drift"}
+    target: Any = None  # the search's target (None: this CPU): the drift of the device it runs on
 
     def __post_init__(self) -> None:
         if self.every < 1:
             raise ValueError(f"drift checks every {self.every} trials: give a positive number")
+        from msgym._tvm import is_gpu
+        from msgym.measure.measurer import baseline_program
         from msgym.space import design_spaces
         from msgym.tasks import get_task
 
-        self.task = get_task(REFERENCE_TASK)
-        spaces = design_spaces(self.task)
-        self.program = spaces.program(0, spaces.default_decisions(0)).mod
+        self.task = get_task(REFERENCE_TASK, self.target)
+        if is_gpu(self.task.target):
+            self.program = baseline_program(self.task)
+        else:
+            spaces = design_spaces(self.task)
+            self.program = spaces.program(0, spaces.default_decisions(0)).mod
 
     @property
     def off(self) -> bool:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from msgym._tvm import is_gpu
 from msgym.envs.outcome import measure_candidates, outcome
 from msgym.envs.records import EpisodeRecord
 from msgym.envs.rewards import reward_space
@@ -29,6 +30,7 @@ from msgym.tasks import Task, get_task
 __all__ = ["Search", "TuneResult", "tune"]
 
 REWARD = reward_space("log_speedup")  # what a search's records and search/reward hold
+CPU_BATCH, GPU_BATCH = 4, 16  # candidates per step: a GPU machine builds a batch in parallel
 TOP = 3  # how many of a search's best candidates its result keeps (to be re-timed by a verification)
 
 
@@ -89,7 +91,7 @@ class Search:
             raise
         self.trials, self.seed, self.remeasure = trials, seed, remeasure
         # Every ``drift_every`` trials a fixed reference kernel is timed (0: never).
-        self.drift = DriftMonitor(self.measurer, drift_every) if drift_every else None
+        self.drift = DriftMonitor(self.measurer, drift_every, target=self.task.target) if drift_every else None
         self.start = time.perf_counter()
         self.best: EpisodeRecord | None = None
         self.successes: list[EpisodeRecord] = []  # every successful trial (the best few are re-timed)
@@ -224,7 +226,7 @@ def tune(
     trials: int = 16,
     seed: int = 0,
     logdir: "str | Path | None" = None,
-    batch: int = 4,
+    batch: int | None = None,
     measurer: Measurer | None = None,
     progress: bool = True,
     remeasure: bool = False,
@@ -239,8 +241,11 @@ def tune(
     agents' wall time must not let one agent reuse another's measurements). Without ``measurer``,
     the search makes one on the default record store and closes it. ``drift_every=K`` times a fixed
     reference kernel every K trials and flags the trials measured while it was off (``DriftMonitor``).
-    ``verify_rounds=R`` re-times the best few at the end, R interleaved passes (``verified_*`` fields)."""
+    ``verify_rounds=R`` re-times the best few at the end, R interleaved passes (``verified_*`` fields).
+    ``batch``: candidates proposed and measured at a time (None: 4 on a CPU; on a GPU 16, built in
+    parallel while the GPU runs the last ones)."""
     search = Search(task, agent, trials, seed, logdir, measurer, progress, remeasure, agent_options, drift_every)
+    batch = batch or (GPU_BATCH if is_gpu(search.task.target) else CPU_BATCH)
     try:
         while not search.done:
             search.step(batch)

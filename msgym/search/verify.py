@@ -95,8 +95,8 @@ def verify_runs(
     todo = [r for r in runs if r.get("top_candidates") and "verified_latency_s" not in r]
     out: dict[str, dict[str, Verdict]] = {}
     for task_name in dict.fromkeys(r["task"] for r in todo):
-        task = get_task(task_name)
         task_runs = [r for r in todo if r["task"] == task_name]
+        task = get_task(task_name, task_runs[0].get("target"))  # older bench JSONs have none: this CPU
         timers = extra(task) if extra else {}
         verdicts = verify_candidates(
             task, [c for r in task_runs for c in r["top_candidates"]], measurer, rounds, seed, timers

@@ -14,15 +14,16 @@ __all__ = ["Workload", "BUILTIN_TASKS", "SUITE_OPERATORS", "builtin_names", "sui
 class Workload:
     """A built-in task: an operator of MetaSchedule's ``te_workload`` suite at one shape."""
 
-    key: str  # the te_workload.CONFIGS key (Ansor's operator suite)
-    args: tuple[int, ...]
+    key: str  # the te_workload.CONFIGS key (Ansor's operator suite), or MM / C2D_NCHW (below)
+    args: tuple
     summary: str
 
     def build(self) -> tvm.IRModule:
         from tvm import te
         from tvm.s_tir.meta_schedule.testing import te_workload
 
-        func = te.create_prim_func(te_workload.CONFIGS[self.key][0](*self.args))
+        make = getattr(te_workload, MAKERS[self.key]) if self.key in MAKERS else te_workload.CONFIGS[self.key][0]
+        func = te.create_prim_func(make(*self.args))
         return tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
 
 
@@ -38,9 +39,22 @@ BUILTIN_TASKS: dict[str, Workload] = {
     "sfm": Workload("SFM", (512, 512), "softmax 512x512"),
     "nrm": Workload("NRM", (1, 256, 256), "norm over 256x256"),
     # Small shapes: cheap to build and time, used by tests and quick demos.
+    # The GPU tasks (any target): plain row-major GEMM and an NCHW conv2d, float32 and float16
+    # (float16 inputs, float32 accumulation and output: tensor cores apply on a GPU).
+    "gmm-2048": Workload("MM", (2048, 2048, 2048), "matmul 2048x2048x2048"),
+    "gmm-2048-fp16": Workload("MM", (2048, 2048, 2048, "float16", "float32"), "matmul 2048^3 float16 in, float32 out"),
+    "c2d-nchw": Workload("C2D_NCHW", (16, 56, 56, 64, 64, 3, 3, 1, 1), "conv2d NCHW 16x64x56x56, 3x3"),
+    "c2d-nchw-fp16": Workload(
+        "C2D_NCHW", (16, 56, 56, 64, 64, 3, 3, 1, 1, 1, "float16", "float32"), "conv2d NCHW 16x64x56x56 float16"
+    ),
     "gmm-64": Workload("GMM", (1, 64, 64, 64), "matmul 64x64x64 (small)"),
     "sfm-64": Workload("SFM", (64, 64), "softmax 64x64 (small)"),
 }
+
+
+# te_workload functions outside its CONFIGS suite: (n, m, k[, in_dtype, out_dtype]) and
+# (n, h, w, ci, co, kh, kw, stride, padding[, dilation, in_dtype, out_dtype]).
+MAKERS = {"MM": "matmul", "C2D_NCHW": "conv2d_nchw"}
 
 
 def builtin_names() -> list[str]:

@@ -8,6 +8,11 @@ once, outside the timing, as a PyTorch user would store them). None where no equ
 (conv1d/3d, transposed and capsule conv, imported model tasks: those are compared end to end by
 ``msgym tune-model``). Each equivalent is checked against the task's own reference output before
 it is timed (``check``), so a wrong equivalent can never pass for a fast reference.
+
+For a GPU task the equivalent runs on the GPU (cuBLAS / cuDNN through PyTorch, TF32 off so that
+float32 is float32), timed with CUDA events. PyTorch gives float16 products a float16 output
+(float32 accumulation inside cuBLAS/cuDNN) where the task writes float32: the check compares at
+float16's tolerance then, and the reference writes half the output bytes.
 """
 
 from __future__ import annotations
@@ -83,6 +88,20 @@ def _cbr(args: tuple, t: list) -> Callable[[], Any]:
     )
 
 
+def _mm(args: tuple, t: list) -> Callable[[], Any]:
+    import torch
+
+    return lambda: torch.mm(t[0], t[1])
+
+
+def _c2d_nchw(args: tuple, t: list) -> Callable[[], Any]:
+    import torch.nn.functional as F
+
+    # (N, H, W, CI, CO, kh, kw, stride, padding[, dilation, ...])
+    stride, padding, dilation = args[7], args[8], (args[9] if len(args) > 9 else 1)
+    return lambda: F.conv2d(t[0], t[1], stride=stride, padding=padding, dilation=dilation)
+
+
 def _tbg(args: tuple, t: list) -> Callable[[], Any]:
     import torch
 
@@ -102,6 +121,8 @@ EQUIVALENTS: dict[str, Callable[[tuple, list], Callable[[], Any]]] = {
     "NRM": _nrm,
     "CBR": _cbr,
     "TBG": _tbg,
+    "MM": _mm,
+    "C2D_NCHW": _c2d_nchw,
 }
 EQUIVALENT_OPERATORS = tuple(EQUIVALENTS)
 
@@ -121,15 +142,18 @@ class TorchReference:
 
     task: Any
     compute: Callable[[], Any]
+    device: str = "cpu"
 
     def check(self, expected: list[np.ndarray]) -> str | None:
         """None if the equivalent computes the task's output (its last argument); else what differs."""
         import torch
 
         with torch.no_grad():
-            got = self.compute().contiguous().numpy()
+            out = self.compute()
+        got = out.contiguous().cpu().numpy()
         want = expected[-1]
-        rtol, atol = self.task.tolerance(str(want.dtype))
+        rtol, atol = self.task.tolerance(str(got.dtype if got.dtype.itemsize < want.dtype.itemsize else want.dtype))
+        got = got.astype(want.dtype)
         if got.shape != want.shape or not np.allclose(got, want, rtol=rtol, atol=atol):
             err = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
             return (
@@ -139,9 +163,12 @@ class TorchReference:
         return None
 
     def time(self, threads: int, repeat: int = 15, warmup: int = 3) -> list[float]:
-        """Seconds per call, ``repeat`` times, on ``threads`` threads (the kernels' own count)."""
+        """Seconds per call, ``repeat`` times, on ``threads`` threads (the kernels' own count); on a
+        GPU, by CUDA events around each call."""
         import torch
 
+        if self.device == "cuda":
+            return self._time_cuda(repeat, warmup)
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
@@ -157,6 +184,22 @@ class TorchReference:
         finally:
             torch.set_num_threads(before)
 
+    def _time_cuda(self, repeat: int, warmup: int) -> list[float]:
+        import torch
+
+        with torch.no_grad():
+            for _ in range(warmup):
+                self.compute()
+            out = []
+            for _ in range(repeat):
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                self.compute()
+                end.record()
+                end.synchronize()
+                out.append(start.elapsed_time(end) / 1e3)
+        return out
+
 
 def torch_equivalent(task: Any, seed: int = 0) -> TorchReference | None:
     """The task's PyTorch eager equivalent on its seeded inputs, or None where there is none."""
@@ -165,5 +208,11 @@ def torch_equivalent(task: Any, seed: int = 0) -> TorchReference | None:
         return None
     import torch
 
-    tensors = [torch.from_numpy(a) for a in task.random_inputs(seed)]
-    return TorchReference(task, EQUIVALENTS[workload.key](workload.args, tensors))
+    from msgym._tvm import is_gpu
+
+    device = "cuda" if is_gpu(task.target) else "cpu"
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # float32 as float32 (PyTorch's own switches)
+        torch.backends.cudnn.allow_tf32 = False
+    tensors = [torch.from_numpy(a).to(device) for a in task.random_inputs(seed)]
+    return TorchReference(task, EQUIVALENTS[workload.key](workload.args, tensors), device)
