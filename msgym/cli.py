@@ -141,7 +141,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     from msgym.commands.collect import collect
 
     with _measurer(args) as measurer:
-        out = collect(args.tasks, args.per_task, measurer, seed=args.seed)
+        out = collect(args.tasks, args.per_task, measurer, seed=args.seed, target=args.target)
     for name, counts in out.items():
         print(f"{name}: {counts['stored_ok']} successful measurements stored ({counts['measured_now']} new)")
     print(f"record store: {measurer.store.path}")
@@ -236,6 +236,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides=parse_options(args.hp, "hyperparameter"),
         init=args.init,
         resume=args.resume,
+        target=args.target,
     )
     print(
         f"trained {out['timesteps']} timesteps on {len(out['tasks'])} task(s) in {out['train_wall_s']:.0f} s; "
@@ -261,6 +262,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             agent_options=_per_agent(parse_options(args.agent_opt)),
             trust_policy=args.trust_policy,
             verify_rounds=args.verify_rounds,
+            target=args.target,
         )
     print(evaluate.table(out))
     print(f"wrote {args.json} and {Path(args.json).with_suffix('.md')}")
@@ -283,6 +285,7 @@ def _cmd_tune_model(args: argparse.Namespace) -> int:
             with_metaschedule=args.with_metaschedule,
             agent_options=parse_options(args.agent_opt),
             verify_rounds=args.verify_rounds,
+            target=args.target,
         )
     print(
         f"{out['model']} ({out['input_shapes']}), {args.trials} trials over "
@@ -513,6 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", help="train: where to save the MLP (.pt); use it as cost_model=PATH")
     p.set_defaults(func=_cmd_costmodel)
     for name, p in sub.choices.items():
+        if name in ("collect", "eval", "train", "tune-model"):
+            p.add_argument("--target", default=None, help=target_help)
         if name not in ("tasks", "export"):
             p.add_argument(
                 "--runner",

@@ -17,13 +17,18 @@ from msgym.tasks.sets import resolve
 
 
 def collect(
-    tasks: "str | list[str]", per_task: int, measurer: Measurer, seed: int = 0, progress: bool = True
+    tasks: "str | list[str]",
+    per_task: int,
+    measurer: Measurer,
+    seed: int = 0,
+    progress: bool = True,
+    target: "str | None" = None,
 ) -> dict[str, Any]:
-    """``tasks``: a set name, a file listing tasks, T1,T2, or a list."""
+    """``tasks``: a set name, a file listing tasks, T1,T2, or a list; ``target``: theirs (None: this CPU)."""
     tasks = resolve(tasks)
     if not isinstance(per_task, int) or per_task < 2:
         raise ValueError(f"per-task must be an integer >= 2, got {per_task!r}")
-    resolved = [get_task(name) for name in tasks]  # unknown tasks fail before any measurement
+    resolved = [get_task(name, target) for name in tasks]  # unknown tasks fail before any measurement
     out = {}
     for task in resolved:
         before = measurer.measured

@@ -40,9 +40,11 @@ def run(
     agent_options: dict[str, dict] | None = None,
     trust_policy: bool = False,
     verify_rounds: int = 3,
+    target: "str | None" = None,
 ) -> dict:
     """``trust_policy``: load ``policy`` even if msgym did not write it here (it runs code when loaded).
-    ``verify_rounds``: each run's best few re-timed at the end, interleaved (bench's verification)."""
+    ``verify_rounds``: each run's best few re-timed at the end, interleaved (bench's verification).
+    ``target``: every task's (None: this CPU; ``"cuda"``: this GPU)."""
     names = resolve(tasks)
     agents = agents or EVAL_AGENTS
     options = {agent: dict(opts) for agent, opts in (agent_options or {}).items()}
@@ -61,9 +63,10 @@ def run(
         progress=progress,
         agent_options=options,
         verify_rounds=verify_rounds,
+        target=target,
     )
     refs = (
-        {name: metaschedule_best(name, reference_trials, measurer, progress) for name in names}
+        {name: metaschedule_best(name, reference_trials, measurer, progress, target) for name in names}
         if reference_trials
         else {}
     )
@@ -111,10 +114,12 @@ def table(out: dict) -> str:
     return "\n".join(lines)
 
 
-def metaschedule_best(name: str, trials: int, measurer: Any, progress: bool = True) -> dict:
+def metaschedule_best(
+    name: str, trials: int, measurer: Any, progress: bool = True, target: "str | None" = None
+) -> dict:
     """MetaSchedule's best after ``trials`` trials on a task (the eval's reference point, not to be
     confused with the measurer's reference outputs): cached per task and target."""
-    task = get_task(name)
+    task = get_task(name, target)
     path = cache_dir() / "references.json"
     cached = json.loads(path.read_text()) if path.exists() else {}
     key = f"{task.key}|metaschedule|{trials}"

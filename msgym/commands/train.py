@@ -51,7 +51,15 @@ def hyperparameters(reward: str, config: "str | Path | None" = None, overrides: 
     return hp
 
 
-def make_env(tasks: list[str], reward: str, cost_model: str | None, seed: int, rank: int, runner: str = "local"):
+def make_env(
+    tasks: list[str],
+    reward: str,
+    cost_model: str | None,
+    seed: int,
+    rank: int,
+    runner: str = "local",
+    target: "str | None" = None,
+):
     def init():
         from msgym.envs.schedule_env import ScheduleEnv
         from msgym.measure import MeasurerSettings
@@ -63,6 +71,7 @@ def make_env(tasks: list[str], reward: str, cost_model: str | None, seed: int, r
             cost_model=cost_model,
             n_actions=N_ACTIONS,
             measurer=MeasurerSettings(runner=runner),
+            target=target,
         )
         env.reset(seed=seed + rank)
         return env
@@ -86,6 +95,7 @@ def train(
     trust_policy: bool = False,
     progress: bool = True,
     runner: str = "local",
+    target: "str | None" = None,
 ) -> dict[str, Any]:
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.callbacks import CallbackList
@@ -103,7 +113,7 @@ def train(
     create_runner(runner).check()  # a bad runner fails here, not in every environment's process
     names = resolve(tasks)
     for name in names:
-        get_task(name)  # unknown tasks fail before anything starts
+        get_task(name, target)  # unknown tasks (or a target this machine lacks) fail before anything starts
     hp = hyperparameters(reward, config, overrides)
     run_dir = (
         Path(resume) if resume else Path(logdir) / f"train__{reward}__seed{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
@@ -121,6 +131,7 @@ def train(
                     "timesteps": timesteps,
                     "hyperparameters": hp,
                     "init": init,
+                    "target": target,
                 },
                 indent=1,
             )
@@ -133,7 +144,7 @@ def train(
     if start:
         check_policy(start, trusted=trust_policy)
 
-    factories = [make_env(names, reward, cost_model, seed, i, runner) for i in range(n_envs)]
+    factories = [make_env(names, reward, cost_model, seed, i, runner, target) for i in range(n_envs)]
     venv = VecMonitor(SubprocVecEnv(factories) if n_envs > 1 else DummyVecEnv(factories))
     ppo_kwargs = {k: hp[k] for k in PPO_KEYS if k in hp}
     if start:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from msgym._tvm import load_tensor_intrinsics, make_target, ms, tvm
+from msgym._tvm import is_gpu, load_tensor_intrinsics, make_target, ms, tvm
 from msgym.commands.references import P_VALUES
 from msgym.measure import Measurer
 from msgym.measure.worker import run_lock
@@ -55,12 +55,19 @@ def tune_model(
     progress: bool = True,
     agent_options: dict | None = None,
     verify_rounds: int = 3,
+    target: "str | None" = None,
 ) -> dict:
     if not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials must be a positive integer, got {trials!r}")
+    if target is not None and is_gpu(make_target(target)):
+        raise ValueError(
+            "tune-model builds and times whole models on this CPU only for now (a GPU build of the untuned "
+            "model and PyTorch's on the GPU are not written yet); tune the model's tasks on the GPU with "
+            "msgym bench --target cuda --tasks models, or msgym tune --target cuda --task 'torch:...'"
+        )
     key = tuple(tuple(s) for s in shapes) if shapes else None
     program = relax_program(spec, key)
-    tasks = import_model(spec, shapes)
+    tasks = import_model(spec, shapes, target=target)
     target = tasks[0].task.target if tasks else make_target(None)
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix="msgym-model-"))
 
