@@ -33,6 +33,7 @@ class MetaScheduleSearch(SearchStrategy):
     name = "metaschedule"
     MAX_EMPTY = 3  # empty batches in a row before the search counts as exhausted
     DEFAULT_COST_MODEL = "xgb"  # what cost_model=None means (a subclass may guide the search otherwise)
+    space_kinds = ("default",)  # MetaSchedule's rules: the baseline stays on its own space
 
     def __init__(
         self,

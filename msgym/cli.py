@@ -12,6 +12,7 @@ from msgym.measure import Measurer, default_store
 from msgym.search import parse_options
 from msgym.tasks import TaskError
 from msgym.tasks.sets import resolve
+from msgym.tasks.task import SPACE_KINDS
 
 TRAIN_CONFIG = CONFIG_DIR / "ppo.yaml"
 
@@ -24,13 +25,16 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     if args.from_torch:
         return _list_model_tasks(args)
     names = resolve(args.set) if args.set else (args.task or list(BUILTIN_TASKS))
-    print(f"{'task':<12} {'MFLOP':>9} {'spaces':>6} {'design-space size':>18}  description")
+    print(f"{'task':<14} {'MFLOP':>9} {'spaces':>6} {'default size':>13} {'extended size':>13}  description")
     for name in names:
         task = get_task(name, args.target)
-        spaces = design_spaces(task)
+        spaces, extended = design_spaces(task), design_spaces(get_task(task, space="extended"))
         workload = BUILTIN_TASKS.get(name) or suite_workload(name)
         summary = workload.summary if workload else task.spec
-        print(f"{task.name:<12} {task.flops / 1e6:>9.2f} {len(spaces):>6} {sum(spaces.sizes):>18.3g}  {summary}")
+        print(
+            f"{task.name:<14} {task.flops / 1e6:>9.2f} {len(spaces):>6} {sum(spaces.sizes):>13.3g} "
+            f"{sum(extended.sizes):>13.3g}  {summary}"
+        )
     return 0
 
 
@@ -53,7 +57,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     from msgym.search import tune
     from msgym.tasks import get_task
 
-    task = get_task(args.task, args.target)
+    task = get_task(args.task, args.target, args.space)
     print(f"tuning {task.describe()} with {args.agent} for {args.trials} trials (seed {args.seed})", flush=True)
     with _measurer(args) as measurer:
         result = tune(
@@ -118,6 +122,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             drift_every=args.drift_every,
             fast_p=args.fast_p,
             target=args.target,
+            space=args.space,
         )
     print(bench.leaderboard(out))
     stem = str(Path(args.json).with_suffix(""))
@@ -237,6 +242,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         init=args.init,
         resume=args.resume,
         target=args.target,
+        space=args.space,
     )
     print(
         f"trained {out['timesteps']} timesteps on {len(out['tasks'])} task(s) in {out['train_wall_s']:.0f} s; "
@@ -263,6 +269,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             trust_policy=args.trust_policy,
             verify_rounds=args.verify_rounds,
             target=args.target,
+            space=args.space,
         )
     print(evaluate.table(out))
     print(f"wrote {args.json} and {Path(args.json).with_suffix('.md')}")
@@ -286,6 +293,7 @@ def _cmd_tune_model(args: argparse.Namespace) -> int:
             agent_options=parse_options(args.agent_opt),
             verify_rounds=args.verify_rounds,
             target=args.target,
+            space=args.space,
         )
     print(
         f"{out['model']} ({out['input_shapes']}), {args.trials} trials over "
@@ -518,6 +526,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name, p in sub.choices.items():
         if name in ("collect", "eval", "train", "tune-model"):
             p.add_argument("--target", default=None, help=target_help)
+        if name in ("tune", "bench", "eval", "train", "tune-model"):
+            p.add_argument(
+                "--space",
+                default="default",
+                choices=SPACE_KINDS,
+                help="design space: default (MetaSchedule's) or extended (parallel granularity and vector "
+                "width are decisions too; the metaschedule agent stays on the default, as the baseline)",
+            )
         if name not in ("tasks", "export"):
             p.add_argument(
                 "--runner",

@@ -32,6 +32,7 @@ from msgym.decisions import (
     TileSpec,
     count_values,
 )
+from msgym.extended_space import space_generator
 from msgym.features import StoreFeatures
 from msgym.tasks import Task
 
@@ -111,7 +112,7 @@ class DesignSpaces:
         self.context = ms.TuneContext(
             mod=task.mod,
             target=task.target,
-            space_generator="post-order-apply",
+            space_generator=space_generator(task.space_kind, task.target, task.mod),
             rand_state=seed,
             num_threads=1,
             task_name=task.name,

@@ -24,6 +24,7 @@ def validate(
     seeds: int,
     agent_options: dict[str, dict] | None = None,
     target: "str | None" = None,
+    space: str = "default",
 ) -> None:
     """Fail before any measurement if an argument is bad."""
     if not tasks or not agents:
@@ -42,7 +43,7 @@ def validate(
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
     for task in tasks:
-        get_task(task, target)  # raises TaskError naming the known tasks (or the target's error)
+        get_task(task, target, space)  # raises TaskError naming the known tasks (or the target's error)
 
 
 def run(
@@ -59,6 +60,7 @@ def run(
     drift_every: int = 16,
     fast_p: bool = True,
     target: "str | None" = None,
+    space: str = "default",
 ) -> dict:
     """Run every (task, agent, seed) not already in ``json_path``; the JSON is rewritten after each run,
     so an interrupted bench resumes where it stopped (runs of a different trial budget are not reused).
@@ -66,15 +68,17 @@ def run(
     Every ``drift_every`` trials a reference kernel is timed; each run records the drift it saw.
     ``fast_p``: also time each task's references (``references.py``: PyTorch eager in the verification's
     passes; MetaSchedule at the same budget, one reference run per task if it is not benched) and
-    report fast_1.0 and fast_0.8 against each. ``target``: every task's (None: this CPU; ``"cuda"``: this GPU)."""
+    report fast_1.0 and fast_0.8 against each. ``target``: every task's (None: this CPU; ``"cuda"``:
+    this GPU); ``space``: their design space (``extended``: msgym's; the metaschedule agent, the
+    baseline, stays on its own)."""
     agent_options = agent_options or {}
-    validate(tasks, agents, trials, seeds, agent_options, target)
+    validate(tasks, agents, trials, seeds, agent_options, target, space)
     path = Path(json_path)
     previous = _previous(path, trials)
     done = {(r["task"], r["agent"], r["seed"]): r for r in previous.get("runs", [])}
     runs = []
     for task_name in tasks:
-        task = get_task(task_name, target)
+        task = get_task(task_name, target, space)
         for agent in agents:
             for seed in range(seeds):
                 if (task.name, agent, seed) in done:
@@ -147,9 +151,13 @@ def _run_summary(task, agent: str, seed: int, result) -> dict:
         "curve_wall_s": result.curve_wall_s,
         "flops": task.flops,
         "target": str(task.target),
+        "space_kind": result.space_kind,
         "run_dir": result.run_dir,
         # The in-loop best few, re-timed at the end of the bench (verify.py).
-        "top_candidates": [{"space": r.space, "decisions": r.decisions, "latency_s": r.latency_s} for r in result.top],
+        "top_candidates": [
+            {"space": r.space, "decisions": r.decisions, "latency_s": r.latency_s, "space_kind": r.space_kind}
+            for r in result.top
+        ],
         # The reference kernel's drift during the run, and the trials measured while it was off.
         "drift": result.drift,
         "flagged_trials": result.flagged,

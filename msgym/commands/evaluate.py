@@ -41,6 +41,7 @@ def run(
     trust_policy: bool = False,
     verify_rounds: int = 3,
     target: "str | None" = None,
+    space: str = "default",
 ) -> dict:
     """``trust_policy``: load ``policy`` even if msgym did not write it here (it runs code when loaded).
     ``verify_rounds``: each run's best few re-timed at the end, interleaved (bench's verification).
@@ -64,6 +65,7 @@ def run(
         agent_options=options,
         verify_rounds=verify_rounds,
         target=target,
+        space=space,
     )
     refs = (
         {name: metaschedule_best(name, reference_trials, measurer, progress, target) for name in names}

@@ -43,7 +43,8 @@ def pytorch_timers(measurer: Any) -> Callable[[Task], dict[str, Callable[[], lis
         ref = torch_equivalent(task, seed=measurer.timing.seed)
         if ref is None:
             return {}
-        expected = Reference(task.key, tvm.ir.save_json(task.mod), str(task.target), measurer.timing.seed).expected
+        seed = measurer.timing.seed
+        expected = Reference(task.program_key, tvm.ir.save_json(task.mod), str(task.target), seed).expected
         error = ref.check(expected)
         if error is not None:
             raise RuntimeError(error)

@@ -59,6 +59,7 @@ def make_env(
     rank: int,
     runner: str = "local",
     target: "str | None" = None,
+    space: str = "default",
 ):
     def init():
         from msgym.envs.schedule_env import ScheduleEnv
@@ -72,6 +73,7 @@ def make_env(
             n_actions=N_ACTIONS,
             measurer=MeasurerSettings(runner=runner),
             target=target,
+            space=space,
         )
         env.reset(seed=seed + rank)
         return env
@@ -96,6 +98,7 @@ def train(
     progress: bool = True,
     runner: str = "local",
     target: "str | None" = None,
+    space: str = "default",
 ) -> dict[str, Any]:
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.callbacks import CallbackList
@@ -113,7 +116,7 @@ def train(
     create_runner(runner).check()  # a bad runner fails here, not in every environment's process
     names = resolve(tasks)
     for name in names:
-        get_task(name, target)  # unknown tasks (or a target this machine lacks) fail before anything starts
+        get_task(name, target, space)  # unknown tasks (or a target this machine lacks) fail before anything starts
     hp = hyperparameters(reward, config, overrides)
     run_dir = (
         Path(resume) if resume else Path(logdir) / f"train__{reward}__seed{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
@@ -132,6 +135,7 @@ def train(
                     "hyperparameters": hp,
                     "init": init,
                     "target": target,
+                    "space": space,
                 },
                 indent=1,
             )
@@ -144,7 +148,7 @@ def train(
     if start:
         check_policy(start, trusted=trust_policy)
 
-    factories = [make_env(names, reward, cost_model, seed, i, runner, target) for i in range(n_envs)]
+    factories = [make_env(names, reward, cost_model, seed, i, runner, target, space) for i in range(n_envs)]
     venv = VecMonitor(SubprocVecEnv(factories) if n_envs > 1 else DummyVecEnv(factories))
     ppo_kwargs = {k: hp[k] for k in PPO_KEYS if k in hp}
     if start:

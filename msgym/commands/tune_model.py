@@ -19,6 +19,7 @@ against PyTorch eager and, with ``with_metaschedule``, against MetaSchedule at t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 import time
@@ -37,6 +38,7 @@ from msgym.search.database import write_database
 from msgym.search.verify import time_interleaved
 from msgym.space import design_spaces
 from msgym.stats import fast_p
+from msgym.tasks import get_task
 from msgym.tasks.torch_import import import_model, relax_program
 
 RTOL, ATOL = 1e-3, 1e-3
@@ -56,6 +58,7 @@ def tune_model(
     agent_options: dict | None = None,
     verify_rounds: int = 3,
     target: "str | None" = None,
+    space: str = "default",
 ) -> dict:
     if not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials must be a positive integer, got {trials!r}")
@@ -67,7 +70,8 @@ def tune_model(
         )
     key = tuple(tuple(s) for s in shapes) if shapes else None
     program = relax_program(spec, key)
-    tasks = import_model(spec, shapes, target=target)
+    imported = import_model(spec, shapes, target=target)
+    tasks = [dataclasses.replace(mt, task=get_task(mt.task, space=space)) for mt in imported]
     target = tasks[0].task.target if tasks else make_target(None)
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix="msgym-model-"))
 

@@ -9,6 +9,8 @@ Importing msgym registers them (string entry points, so ``gym.make`` imports TVM
   reward log speedup.
 * ``msgym/SchedulePredicted-v0``: TIR features + decision context; reward the MLP cost model's
   *predicted* log speedup (``cost_model=PATH.pt`` required); nothing is measured.
+* ``msgym/ScheduleExtended-v0``: ``Schedule-v0`` in the extended design space (``space="extended"``:
+  parallel granularity and vector width are decisions too; ``msgym.extended_space``).
 
 Modules: ``schedule_env`` (the Gym API), ``actions`` (action codec), ``observations`` (layout),
 ``rewards`` (reward spaces), ``outcome`` (measured result -> reward and record), ``records``.
@@ -25,6 +27,7 @@ ENV_IDS = {
     "msgym/ScheduleLatency-v0": {"reward": "neg_latency", "observation": "features"},
     "msgym/ScheduleContext-v0": {"reward": "log_speedup", "observation": "context"},
     "msgym/SchedulePredicted-v0": {"reward": "predicted_log_speedup", "observation": "features"},
+    "msgym/ScheduleExtended-v0": {"reward": "log_speedup", "observation": "features", "space": "extended"},
 }
 
 

@@ -117,6 +117,7 @@ def _record(
         task=task.spec,
         target=str(task.target),
         space=space,
+        space_kind=task.space_kind,
         decisions=decisions,
         seed=seed,
         reward_space=reward_space.name,

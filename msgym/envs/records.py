@@ -29,6 +29,7 @@ class EpisodeRecord:
     error: str | None = None
     wall_s: float = 0.0
     version: int = RECORD_VERSION
+    space_kind: str = "default"  # which design spaces ``space`` indexes: MetaSchedule's or msgym's extended
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -59,7 +60,7 @@ class EpisodeRecord:
                     "name the task yourself (replay(task=...), or --task on the command line) if you trust it"
                 )
             task = self.task
-        return get_task(task, json.loads(self.target))
+        return get_task(task, json.loads(self.target), self.space_kind)
 
 
 def append(path: "str | Path", record: EpisodeRecord) -> None:

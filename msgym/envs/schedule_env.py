@@ -49,6 +49,7 @@ class ScheduleEnv(gym.Env, EzPickle):
         render_mode: str | None = None,
         measurer: "Measurer | MeasurerSettings | dict | None" = None,
         cost_model: "str | Any" = None,
+        space: str | None = None,
     ):
         if isinstance(measurer, dict):  # e.g. from a command line: --env-kwargs measurer:"dict(runner='fake')"
             measurer = MeasurerSettings.from_dict(measurer)
@@ -66,6 +67,7 @@ class ScheduleEnv(gym.Env, EzPickle):
             render_mode,
             settings if isinstance(settings, MeasurerSettings) else None,
             cost_model if isinstance(cost_model, str) or cost_model is None else None,
+            space,
         )
         if observation not in OBSERVATIONS:
             raise ValueError(f"unknown observation {observation!r}; choose one of {', '.join(OBSERVATIONS)}")
@@ -74,6 +76,7 @@ class ScheduleEnv(gym.Env, EzPickle):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"unknown render_mode {render_mode!r}; choose one of {self.metadata['render_modes']}")
         self.target = target
+        self.space = space  # design space: "default" (MetaSchedule's) or "extended"; None: each task's own
         self.reward_space = reward_space(reward)
         self.cost_model = None
         if self.reward_space.predicted:
@@ -182,7 +185,7 @@ class ScheduleEnv(gym.Env, EzPickle):
 
     # ------------------------------------------------------------------------------ internals
     def _set_task(self, task: "str | Task") -> None:
-        task = get_task(task, self.target)
+        task = get_task(task, self.target, self.space)
         if getattr(self, "task", None) is task:
             return
         self.task = task

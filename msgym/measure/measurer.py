@@ -214,19 +214,21 @@ class Measurer:
             self.store.append(make_record(key, task, space, decisions, result, runner, self.timing))
 
     def baseline(self, task: Task) -> MeasureResult:
-        """The unscheduled program's latency: what speedups are relative to (cached on disk)."""
-        if task.key in self._baselines:
-            return self._baselines[task.key]
+        """The unscheduled program's latency: what speedups are relative to (cached on disk, by the
+        program and target: a task's design spaces share it)."""
+        if task.program_key in self._baselines:
+            return self._baselines[task.program_key]
         if self.fake:  # never stored, never counted: a fake latency must not pass for a measured one
-            self._baselines[task.key] = self.runner.measure(task.mod)
-            return self._baselines[task.key]
+            self._baselines[task.program_key] = self.runner.measure(task.mod)
+            return self._baselines[task.program_key]
         path = cache_dir() / "baselines.json"
-        result = _stored_baseline(path, task.key)
+        result = _stored_baseline(path, task.program_key)
         if result is None:
             # One process measures a task's baseline; others on the same cache wait and read it.
-            with file_lock(cache_dir() / "locks" / f"baseline-{hashlib.sha256(task.key.encode()).hexdigest()[:16]}"):
-                result = _stored_baseline(path, task.key) or self._measure_baseline(task, path)
-        self._baselines[task.key] = result
+            digest = hashlib.sha256(task.program_key.encode()).hexdigest()[:16]
+            with file_lock(cache_dir() / "locks" / f"baseline-{digest}"):
+                result = _stored_baseline(path, task.program_key) or self._measure_baseline(task, path)
+        self._baselines[task.program_key] = result
         return result
 
     @contextlib.contextmanager
@@ -245,7 +247,7 @@ class Measurer:
             raise RuntimeError(f"task {task.name}: the unscheduled program could not be measured: {result.error}")
         with file_lock(path.with_suffix(".lock")):  # other tasks' baselines are written too
             stored = json.loads(path.read_text()) if path.exists() else {}
-            stored[task.key] = result.to_json()
+            stored[task.program_key] = result.to_json()
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(stored, indent=1))
             tmp.replace(path)
@@ -319,16 +321,16 @@ class Measurer:
             return False
         if not self.run_worker.alive:
             self._references.clear()  # the next job starts a new worker, which has none yet
-        if task.key not in self._references:
+        if task.program_key not in self._references:  # the outputs of the program: every space shares them
             self.run_worker.submit(
-                ("reference", task.key, tvm.ir.save_json(task.mod), str(task.target), self.timing.seed),
+                ("reference", task.program_key, tvm.ir.save_json(task.mod), str(task.target), self.timing.seed),
                 REFERENCE_TIMEOUT_S,
                 "reference",
             )
             return True
         item = to_run.popleft()
         # Until the worker holds the run lock (it says "started"), it may wait for other processes.
-        job = ("run", task.key, item.path, self.timing, self.runner, self.best_so_far(task))
+        job = ("run", task.program_key, item.path, self.timing, self.runner, self.best_so_far(task))
         self.run_worker.submit(job, LOCK_WAIT_S, item)
         return True
 
@@ -342,7 +344,7 @@ class Measurer:
             if kind == "error":
                 self._fail_all_runs(task, to_run, f"the reference run of {task.name} failed: {payload}")
             else:
-                self._references.add(task.key)
+                self._references.add(task.program_key)
             return
         item: _Item = job
         if kind == "started":  # the run holds the lock: from now on it has its own timeout

@@ -54,6 +54,7 @@ class TuneResult:
     verified_latency_s: float | None = None
     verified_ci95: list[float] | None = None
     verified_gflops: float | None = None
+    space_kind: str = "default"  # the design space searched (metaschedule: always its own, the default)
 
 
 class Search:
@@ -75,8 +76,10 @@ class Search:
     ):
         if not isinstance(trials, int) or trials < 1:
             raise ValueError(f"trials must be a positive integer, got {trials!r}")
-        self.task = get_task(task)
         self.strategy = create(agent, **(agent_options or {}))
+        self.task = get_task(task)
+        if self.task.space_kind not in self.strategy.space_kinds:
+            self.task = get_task(self.task, space="default")
         self.spaces = design_spaces(self.task)
         self._owns_measurer = measurer is None
         self.measurer = measurer if measurer is not None else Measurer(store=default_store())
@@ -188,6 +191,7 @@ class Search:
             list(self.drift.history) if self.drift else [],
             self.flagged(),
         )
+        out.space_kind = task.space_kind
         if verdict is not None:
             out.verified_latency_s, out.verified_ci95 = verdict["latency_s"], verdict["ci95"]
             out.verified_gflops = task.gflops(out.verified_latency_s)
@@ -214,7 +218,7 @@ class Search:
         """The best of ``top``'s verdicts (verify.py)."""
         from msgym.search.verify import verify_candidates
 
-        cands = [{"space": r.space, "decisions": r.decisions} for r in top]
+        cands = [{"space": r.space, "decisions": r.decisions, "space_kind": r.space_kind} for r in top]
         verdicts = verify_candidates(self.task, cands, self.measurer, rounds, self.seed)
         valid = [v for v in verdicts.values() if v["latency_s"] is not None]
         return min(valid, key=lambda v: v["latency_s"]) if valid else {"latency_s": None, "ci95": None}

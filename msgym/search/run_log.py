@@ -49,6 +49,7 @@ class RunLog:
         config = {
             "task": task.spec,
             "target": str(task.target),
+            "space": task.space_kind,
             "agent": agent,
             "agent_options": {k: hparam(v) for k, v in agent_hparams.items()},
             "seed": seed,

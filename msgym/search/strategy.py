@@ -39,6 +39,9 @@ class SearchStrategy:
     nothing left to propose); ``observe`` then receives all of their results, in order."""
 
     name = "base"
+    # The design spaces it can search (``Task.space_kind``); given another, a search runs it on the
+    # default space (MetaSchedule's own tuner: it is the baseline, and knows only its own rules).
+    space_kinds: tuple[str, ...] = ("default", "extended")
 
     def setup(self, context: SearchContext) -> None:
         self.context, self.spaces, self.seed = context, context.spaces, context.seed

@@ -31,7 +31,8 @@ Verdict = dict  # {"latency_s": float | None, "ci95": [low, high] | None, "repea
 
 
 def _key(cand: dict) -> str:
-    return json.dumps([cand["space"], cand["decisions"]])
+    kind = cand.get("space_kind", "default")
+    return json.dumps([cand["space"], cand["decisions"]] + ([kind] if kind != "default" else []))
 
 
 def verify_candidates(
@@ -45,9 +46,14 @@ def verify_candidates(
     """Re-time ``candidates`` (dicts with ``space`` and ``decisions``) of ``task``, ``rounds`` passes,
     interleaved with ``extra`` timers (name -> a function returning repeats in seconds, run while
     no kernel runs: e.g. the PyTorch equivalent). Returns verdicts by candidate key
-    (``json.dumps([space, decisions])``) and by extra name."""
-    spaces = design_spaces(task)
-    programs = {key: spaces.program(*json.loads(key)).mod for key in sorted({_key(c) for c in candidates})}
+    (``json.dumps([space, decisions])``, with the candidate's ``space_kind`` appended where it is not
+    the default) and by extra name. Candidates of the task's design spaces of both kinds are timed
+    together (a bench of the extended space verifies metaschedule's, on the default, beside them)."""
+    programs = {}
+    for key in sorted({_key(c) for c in candidates}):
+        space, decisions, *kind = json.loads(key)
+        spaces = design_spaces(get_task(task, space=kind[0] if kind else "default"))
+        programs[key] = spaces.program(space, decisions).mod
     timers: dict[str, Callable[[], list[float]]] = {
         key: (lambda mod=mod: _repeats(measurer.measure(task, mod, use_cache=False))) for key, mod in programs.items()
     }
@@ -96,7 +102,8 @@ def verify_runs(
     out: dict[str, dict[str, Verdict]] = {}
     for task_name in dict.fromkeys(r["task"] for r in todo):
         task_runs = [r for r in todo if r["task"] == task_name]
-        task = get_task(task_name, task_runs[0].get("target"))  # older bench JSONs have none: this CPU
+        # Older bench JSONs have no target: this CPU. Each candidate names its design space.
+        task = get_task(task_name, task_runs[0].get("target"))
         timers = extra(task) if extra else {}
         verdicts = verify_candidates(
             task, [c for r in task_runs for c in r["top_candidates"]], measurer, rounds, seed, timers

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from msgym._tvm import make_target
 from msgym.tasks.builtin import BUILTIN_TASKS, SUITE_OPERATORS, builtin_names, suite_workload
-from msgym.tasks.task import Task, TaskError
+from msgym.tasks.task import SPACE_KINDS, Task, TaskError
 from msgym.tasks.user import is_file_spec, load_user_kernel
 
 __all__ = ["TaskLoader", "LOADERS", "register_loader", "get_task", "runs_code"]
@@ -71,7 +71,9 @@ def register_loader(loader: TaskLoader) -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def _load(spec: str, target: "str | None") -> Task:
+def _load(spec: str, target: "str | None", space: str = "default") -> Task:
+    if space != "default":
+        return dataclasses.replace(_load(spec, target), space_kind=space)
     for loader in LOADERS:
         if loader.matches(spec):
             return loader.load(spec, target)
@@ -82,14 +84,18 @@ def _load(spec: str, target: "str | None") -> Task:
     )
 
 
-def get_task(task: "str | Task", target: "str | dict | None" = None) -> Task:
+def get_task(task: "str | Task", target: "str | dict | None" = None, space: "str | None" = None) -> Task:
     """The task named by a string (built-in name, suite shape ``KEY/INDEX``, ``torch:...`` or
-    ``file.py:NAME``), or ``task`` itself."""
+    ``file.py:NAME``), or ``task`` itself; ``space``: its design space, ``default`` (MetaSchedule's,
+    what None means for a string) or ``extended`` (``msgym.extended_space``)."""
+    if space is not None and space not in SPACE_KINDS:
+        raise TaskError(f"unknown design space {space!r}; choose one of {', '.join(SPACE_KINDS)}")
     if isinstance(task, Task):
-        return task
+        return task if space in (None, task.space_kind) else dataclasses.replace(task, space_kind=space)
     if not isinstance(task, str):
         raise TaskError(f"a task is a name or a Task, not {type(task).__name__}")
     return _load(
         task,
         None if target is None else json.dumps(target, sort_keys=True) if isinstance(target, dict) else str(target),
+        space or "default",
     )

@@ -10,7 +10,9 @@ import numpy as np
 
 from msgym._tvm import structural_key, target_key, tvm
 
-__all__ = ["Task", "TaskError", "TOLERANCES", "as_module", "check_static", "gflops"]
+__all__ = ["Task", "TaskError", "TOLERANCES", "SPACE_KINDS", "as_module", "check_static", "gflops"]
+
+SPACE_KINDS = ("default", "extended")  # design spaces: MetaSchedule's, or msgym's extended one
 
 
 def gflops(flops: float, latency_s: "float | None") -> float:
@@ -40,6 +42,7 @@ class Task:
     mod: tvm.IRModule
     target: tvm.target.Target
     spec: str  # the string that recreates this task with get_task()
+    space_kind: str = "default"  # its design space: MetaSchedule's, or msgym's extended one (extended_space.py)
 
     def __post_init__(self) -> None:
         check_static(self.mod["main"], self.name)
@@ -53,9 +56,15 @@ class Task:
         return float(tvm.s_tir.analysis.estimate_tir_flops(self.mod))
 
     @functools.cached_property
-    def key(self) -> str:
-        """Fingerprint of program and target: what a measurement cache is keyed by."""
+    def program_key(self) -> str:
+        """Fingerprint of program and target: what its reference outputs and baseline are keyed by."""
         return f"{structural_key(self.mod)}@{target_key(self.target)}"
+
+    @functools.cached_property
+    def key(self) -> str:
+        """Fingerprint of program, target and design space: what a measurement cache is keyed by
+        (the default space's keys are those of every record made before spaces had kinds)."""
+        return self.program_key + ("" if self.space_kind == "default" else f"#{self.space_kind}")
 
     def arg_specs(self) -> list[tuple[tuple[int, ...], str]]:
         """(shape, dtype) of each parameter buffer, in call order."""
@@ -95,7 +104,8 @@ class Task:
         return gflops(self.flops, latency_s)
 
     def describe(self) -> str:
-        return f"{self.name} ({self.flops / 1e6:.1f} MFLOP) for {self.target}"
+        space = "" if self.space_kind == "default" else f", {self.space_kind} design space"
+        return f"{self.name} ({self.flops / 1e6:.1f} MFLOP) for {self.target}{space}"
 
 
 def check_static(func: tvm.tirx.PrimFunc, name: str) -> None:

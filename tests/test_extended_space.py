@@ -1,0 +1,87 @@
+"""The extended design space: the parallel granularity and vector width MetaSchedule fixes become
+decisions; every option gives a program; programs build, pass the output check, replay and export;
+the default space is unchanged."""
+
+import itertools
+import random
+
+import pytest
+import tvm_ffi
+
+from msgym._tvm import ms
+from msgym.extended_space import JOBS_PER_CORE, UNROLL_STEPS, VECTOR_LANES
+from msgym.space import design_spaces
+from msgym.tasks import TaskError, get_task
+
+
+def _kinds(spaces, i):
+    return [inst.kind.name for inst in spaces.sampling[i]]
+
+
+def test_the_extended_space_adds_two_decisions_and_leaves_the_default_space_alone():
+    task = get_task("gmm-64")
+    default, extended = design_spaces(task), design_spaces(get_task("gmm-64", space="extended"))
+    ms_own = ms.TuneContext(mod=task.mod, target=task.target, space_generator="post-order-apply", task_name="t")
+    ms_kinds = [[i.kind.name for i in s.trace.insts if i in s.trace.decisions] for s in ms_own.generate_design_space()]
+    assert [_kinds(default, i) for i in range(len(default))] == ms_kinds  # MetaSchedule's own space
+    assert len(extended) == len(default)
+    for i in range(len(default)):
+        assert _kinds(extended, i) == _kinds(default, i) + ["SampleCategorical", "SampleCategorical"]
+    assert sum(extended.sizes) == 16 * sum(default.sizes)  # 4 parallel granularities x 4 vector widths
+    assert get_task("gmm-64", space="extended").key != task.key  # measured apart
+    assert get_task("gmm-64", space="extended").program_key == task.program_key  # one reference, one baseline
+
+
+def test_every_option_of_the_new_decisions_gives_a_program():
+    """Brute force over the three root decisions (parallel, vector, unroll) after each of five walks'
+    tiling: every combination passes every postprocessor, and each new decision changes the program
+    for some tiling (with a small outer loop nest, every parallel limit fuses the same loops)."""
+    spaces = design_spaces(get_task("gmm-64", space="extended"))
+    rng = random.Random(0)
+    changed = {"parallel": False, "vector": False}
+    for _ in range(5):
+        space, walk = spaces.sample(rng)
+        programs = {}
+        for combo in itertools.product(*(range(len(x)) for x in (JOBS_PER_CORE, VECTOR_LANES, UNROLL_STEPS))):
+            decisions = walk[:-3] + list(combo)
+            assert spaces.valid(space, decisions), (space, decisions)
+            programs[combo] = tvm_ffi.structural_hash(spaces.program_mod(space, decisions))
+        changed["parallel"] |= len({programs[(p, 0, 0)] for p in range(len(JOBS_PER_CORE))}) > 1
+        changed["vector"] |= len({programs[(0, v, 0)] for v in range(len(VECTOR_LANES))}) > 1
+    assert changed == {"parallel": True, "vector": True}
+
+
+def test_an_unknown_space_is_refused_naming_the_valid_ones():
+    with pytest.raises(TaskError, match="default, extended"):
+        get_task("gmm-64", space="wide")
+
+
+def test_metaschedule_stays_on_the_default_space(fake_measurer):
+    from msgym.search import Search
+
+    search = Search(
+        get_task("gmm-64", space="extended"), "metaschedule", trials=2, measurer=fake_measurer, progress=False
+    )
+    try:
+        assert search.task.space_kind == "default"
+    finally:
+        search.finish(0)
+
+
+def test_a_walk_in_the_extended_space_builds_passes_the_check_replays_and_compiles(measurer, tmp_path):
+    from msgym.envs.outcome import measure_candidates
+    from msgym.search import tune
+    from msgym.search.database import export_database
+
+    task = get_task("gmm-64", space="extended")
+    spaces = design_spaces(task)
+    cands = spaces.sample_distinct(random.Random(0), 2)
+    results = measure_candidates(measurer, spaces, cands)
+    assert all(r.ok for r in results), [r.error for r in results]  # built, output checked, timed
+    result = tune(task, "random", trials=2, seed=1, measurer=measurer, progress=False, logdir=str(tmp_path))
+    best = result.best
+    assert best.space_kind == "extended"
+    assert tvm_ffi.structural_equal(best.replay().mod, spaces.program(best.space, best.decisions).mod)
+    db = export_database(measurer, task, tmp_path / "db")
+    compiled = ms.tir_integration.compile_tir(db, task.mod, task.target)
+    assert compiled is not None
