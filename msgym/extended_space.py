@@ -10,8 +10,17 @@ with the sampled values, read by the same postprocessor. Every other rule is Met
 guarantees hold: options are exactly the candidates (every one gives a program), records replay,
 and exported databases compile with ``compile_tir``/``compile_relax``, which replay the trace.
 
-Only CPU (LLVM) targets are extended; on a GPU the extended space is the default one. Not yet
-decisions: the packing of a constant operand (layout rewrite), the inner loop order.
+**Packing.** Where a task has inputs that a deployed model holds as constants (the weights of a
+GEMM or a convolution: ``constant_inputs``), the extended space also holds MetaSchedule's spaces of
+the program with those inputs marked layout-free: its ``RewriteLayout`` postprocessor then packs
+them into the layout the kernel's tiles read (a copy block marked as a layout-rewrite preprocess).
+Which space an episode walks is its first decision, so packing on or off is a decision too. As a
+deployed model does it once when it is compiled (``compile_relax`` folds the copy into the
+constants), the measurer checks the whole program's output but times the kernel without the copy,
+on inputs in the packed layout (``measure/worker.py``).
+
+Only CPU (LLVM) targets are extended; on a GPU the extended space is the default one. Not yet a
+decision: the inner loop order.
 """
 
 from __future__ import annotations
@@ -19,9 +28,23 @@ from __future__ import annotations
 from typing import Any
 
 from msgym._tvm import is_gpu, ms, tvm
-from msgym.tasks.task import SPACE_KINDS
+from msgym.tasks.builtin import workload_of
+from msgym.tasks.task import SPACE_KINDS, Task
 
-__all__ = ["SampledParallelVectorizeUnroll", "space_generator", "JOBS_PER_CORE", "VECTOR_LANES", "UNROLL_STEPS"]
+# Inputs that are a deployed model's constants (its weights), by te_workload operator.
+CONSTANT_INPUTS = {
+    key: (1,) for key in ("GMM", "MM", "C1D", "C2D", "C3D", "GRP", "DIL", "DEP", "T2D", "CAP", "CBR", "C2D_NCHW")
+}
+
+__all__ = [
+    "SampledParallelVectorizeUnroll",
+    "space_generator",
+    "space_modules",
+    "constant_inputs",
+    "JOBS_PER_CORE",
+    "VECTOR_LANES",
+    "UNROLL_STEPS",
+]
 
 
 JOBS_PER_CORE = (1, 4, 16, 64)  # the parallel granularity; MetaSchedule fixes 16
@@ -77,3 +100,25 @@ def space_generator(kind: str, target: tvm.target.Target, mod: tvm.IRModule) -> 
     return ms.space_generator.PostOrderApply(
         sch_rules=rules, postprocs=list(generator.postprocs), mutator_probs=dict(generator.mutator_probs)
     )
+
+
+def constant_inputs(task: Task) -> tuple[int, ...]:
+    """Parameters a deployed model would hold as constants: the program's own ``layout_free_buffers``
+    where it names them, else by operator for built-in and suite tasks (the weight), else none."""
+    attrs = task.func.attrs
+    if attrs is not None and "layout_free_buffers" in attrs:
+        return tuple(int(i) for i in attrs["layout_free_buffers"])
+    workload = workload_of(task.spec)
+    return CONSTANT_INPUTS.get(workload.key, ()) if workload else ()
+
+
+def space_modules(task: Task) -> list[tvm.IRModule]:
+    """The programs whose design spaces make up the task's: its own; in the extended space on a CPU,
+    also the program with its constant inputs marked layout-free (packed), where it has any that
+    the program does not mark already."""
+    attrs = task.func.attrs
+    marked = attrs is not None and "layout_free_buffers" in attrs
+    inputs = constant_inputs(task)
+    if task.space_kind != "extended" or is_gpu(task.target) or marked or not inputs:
+        return [task.mod]
+    return [task.mod, tvm.IRModule({"main": task.func.with_attr("layout_free_buffers", list(inputs))})]

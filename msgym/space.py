@@ -32,7 +32,7 @@ from msgym.decisions import (
     TileSpec,
     count_values,
 )
-from msgym.extended_space import space_generator
+from msgym.extended_space import space_generator, space_modules
 from msgym.features import StoreFeatures
 from msgym.tasks import Task
 
@@ -109,16 +109,25 @@ class DesignSpaces:
     def __init__(self, task: Task, seed: int = 0):
         load_tensor_intrinsics()
         self.task = task
-        self.context = ms.TuneContext(
-            mod=task.mod,
-            target=task.target,
-            space_generator=space_generator(task.space_kind, task.target, task.mod),
-            rand_state=seed,
-            num_threads=1,
-            task_name=task.name,
-        )
-        self.traces: list[Trace] = [sch.trace for sch in self.context.generate_design_space()]
-        self.postprocs = list(self.context.space_generator.postprocs)
+        # One program in the default space; in the extended one maybe a second, its weights packed
+        # (``extended_space.space_modules``): its spaces follow the first's.
+        self.traces: list[Trace] = []
+        self.space_mods: list[tvm.IRModule] = []  # the program each space's trace schedules
+        for mod in space_modules(task):
+            context = ms.TuneContext(
+                mod=mod,
+                target=task.target,
+                space_generator=space_generator(task.space_kind, task.target, mod),
+                rand_state=seed,
+                num_threads=1,
+                task_name=task.name,
+            )
+            traces = [sch.trace for sch in context.generate_design_space()]
+            self.traces += traces
+            self.space_mods += [mod] * len(traces)
+            if len(self.space_mods) == len(traces):  # the first program's: every space's postprocessors
+                self.context = context
+                self.postprocs = list(context.space_generator.postprocs)
         self.sampling = [[inst for inst in t.insts if inst in t.decisions] for t in self.traces]
         for i, insts in enumerate(self.sampling):
             for inst in insts:
@@ -157,7 +166,7 @@ class DesignSpaces:
 
     def schedule(self, space: int, decisions: list[Any]) -> Schedule:
         """The program under these decisions, before postprocessing; TVM's reading checked."""
-        sch = Schedule(self.task.mod)
+        sch = Schedule(self.space_mods[space])
         self.trace_with(space, decisions).apply_to_schedule(sch, remove_postproc=True)
         got = [_plain(sch.trace.decisions[i]) for i in sch.trace.insts if i in sch.trace.decisions]
         if got != [_plain(d) for d in decisions]:
@@ -363,7 +372,7 @@ class Rollout:
         if not 0 <= space < len(self.spaces):
             raise ValueError(f"design space {space} does not exist; the task has {len(self.spaces)}")
         self.space = space
-        self.live = Schedule(self.spaces.task.mod, enable_check=False)
+        self.live = Schedule(self.spaces.space_mods[space], enable_check=False)
         self._thread = threading.Thread(target=self._replay, name="msgym-replay", daemon=True)
         self._thread.start()
         self._wait()

@@ -24,30 +24,37 @@ def test_the_extended_space_adds_two_decisions_and_leaves_the_default_space_alon
     ms_own = ms.TuneContext(mod=task.mod, target=task.target, space_generator="post-order-apply", task_name="t")
     ms_kinds = [[i.kind.name for i in s.trace.insts if i in s.trace.decisions] for s in ms_own.generate_design_space()]
     assert [_kinds(default, i) for i in range(len(default))] == ms_kinds  # MetaSchedule's own space
-    assert len(extended) == len(default)
-    for i in range(len(default)):
-        assert _kinds(extended, i) == _kinds(default, i) + ["SampleCategorical", "SampleCategorical"]
-    assert sum(extended.sizes) == 16 * sum(default.sizes)  # 4 parallel granularities x 4 vector widths
+    assert len(extended) == 2 * len(default)  # unpacked, then packed weights
+    for i in range(len(extended)):
+        assert _kinds(extended, i) == _kinds(default, i % len(default)) + ["SampleCategorical", "SampleCategorical"]
+    assert sum(extended.sizes) == 2 * 16 * sum(default.sizes)  # x 4 parallel granularities x 4 vector widths
     assert get_task("gmm-64", space="extended").key != task.key  # measured apart
     assert get_task("gmm-64", space="extended").program_key == task.program_key  # one reference, one baseline
 
 
 def test_every_option_of_the_new_decisions_gives_a_program():
-    """Brute force over the three root decisions (parallel, vector, unroll) after each of five walks'
-    tiling: every combination passes every postprocessor, and each new decision changes the program
-    for some tiling (with a small outer loop nest, every parallel limit fuses the same loops)."""
+    """Brute force over the three root decisions (parallel, vector, unroll) after two walks' tiling:
+    every combination passes every postprocessor; and each new decision changes the program for
+    some tiling (with a small outer loop nest, every parallel limit fuses the same loops)."""
     spaces = design_spaces(get_task("gmm-64", space="extended"))
     rng = random.Random(0)
-    changed = {"parallel": False, "vector": False}
-    for _ in range(5):
+    sizes = [len(JOBS_PER_CORE), len(VECTOR_LANES), len(UNROLL_STEPS)]
+    for _ in range(2):
         space, walk = spaces.sample(rng)
-        programs = {}
-        for combo in itertools.product(*(range(len(x)) for x in (JOBS_PER_CORE, VECTOR_LANES, UNROLL_STEPS))):
-            decisions = walk[:-3] + list(combo)
-            assert spaces.valid(space, decisions), (space, decisions)
-            programs[combo] = tvm_ffi.structural_hash(spaces.program_mod(space, decisions))
-        changed["parallel"] |= len({programs[(p, 0, 0)] for p in range(len(JOBS_PER_CORE))}) > 1
-        changed["vector"] |= len({programs[(0, v, 0)] for v in range(len(VECTOR_LANES))}) > 1
+        for combo in itertools.product(*(range(n) for n in sizes)):
+            assert spaces.valid(space, walk[:-3] + list(combo)), (space, combo)
+    changed = {"parallel": False, "vector": False}
+    for _ in range(30):
+        space, walk = spaces.sample(rng)
+        for name, position in (("parallel", -3), ("vector", -2)):
+            programs = set()
+            for option in range(sizes[position + 3]):
+                decisions = list(walk)
+                decisions[position] = option
+                programs.add(tvm_ffi.structural_hash(spaces.program_mod(space, decisions)))
+            changed[name] |= len(programs) > 1
+        if all(changed.values()):
+            break
     assert changed == {"parallel": True, "vector": True}
 
 
@@ -85,3 +92,45 @@ def test_a_walk_in_the_extended_space_builds_passes_the_check_replays_and_compil
     db = export_database(measurer, task, tmp_path / "db")
     compiled = ms.tir_integration.compile_tir(db, task.mod, task.target)
     assert compiled is not None
+
+
+def _packed(spaces, seed=0):
+    """A walk in one of the spaces whose weights are packed (the second program's)."""
+    first_packed = spaces.space_mods.index(spaces.space_mods[-1])
+    return spaces.sample(random.Random(seed), space=first_packed)
+
+
+def test_packing_the_weights_is_a_design_space_choice():
+    """GEMM: the extended space holds MetaSchedule's spaces twice, the second time with the weight
+    marked layout-free, so RewriteLayout packs it; softmax has no weight, so nothing is added."""
+    gmm = design_spaces(get_task("gmm-64", space="extended"))
+    assert len(gmm) == 2 * len(design_spaces(get_task("gmm-64")))
+    space, decisions = _packed(gmm)
+    assert space >= len(gmm) // 2 and "layout_rewrite_preproc" in gmm.program_mod(space, decisions).script()
+    assert len(design_spaces(get_task("sfm-64", space="extended"))) == len(design_spaces(get_task("sfm-64")))
+
+
+def test_a_packed_kernel_is_checked_whole_and_timed_without_its_packing_copy(measurer, tmp_path):
+    import os
+
+    from msgym.measure.worker import TIMED_SUFFIX, build
+    from msgym.search.database import write_database
+
+    task = get_task("gmm-64", space="extended")
+    spaces = design_spaces(task)
+    space, decisions = _packed(spaces)
+    mod = spaces.program_mod(space, decisions)
+    path = str(tmp_path / "k.so")
+    build(tvm_ffi_json(mod), str(task.target), path)
+    assert os.path.exists(path + TIMED_SUFFIX)  # the kernel that takes the packed weight
+    result = measurer.measure(task, mod, use_cache=False)
+    assert result.ok, result.error  # the whole program's output matched the reference
+    db = write_database(task, tmp_path / "db", [(space, decisions, result.latency_s)])
+    compiled = ms.tir_integration.compile_tir(db, task.mod, task.target)
+    assert "layout_rewrite_preproc" in compiled.mod.script()  # compile_tir replays the packing too
+
+
+def tvm_ffi_json(mod):
+    from msgym._tvm import tvm
+
+    return tvm.ir.save_json(mod)

@@ -53,6 +53,7 @@ from msgym.measure import runners
 from msgym.measure.process import WorkerLost, WorkerProcess
 from msgym.measure.result import MeasureResult, TimingConfig
 from msgym.measure.store import Entry, RecordStore, cache_dir, candidate_key, default_store, file_lock, make_record
+from msgym.measure.worker import TIMED_SUFFIX
 from msgym.tasks import Task
 
 REFERENCE_TIMEOUT_S = 900.0  # an unscheduled program (the reference) can be slow
@@ -373,8 +374,9 @@ class Measurer:
 
     def _finish(self, task: Task, item: _Item, result: MeasureResult, keep: bool = True) -> None:
         item.result = result
-        if item.path:
-            Path(item.path).unlink(missing_ok=True)
+        if item.path:  # the library, and the packed-weights kernel and its argument shapes if any
+            for path in (item.path, item.path + TIMED_SUFFIX, item.path + TIMED_SUFFIX + ".json"):
+                Path(path).unlink(missing_ok=True)
         if result.ok and task.key in self._best:
             self._best[task.key] = min(result.latency_s, self._best[task.key] or float("inf"))
         if keep:

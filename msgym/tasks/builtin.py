@@ -57,6 +57,16 @@ BUILTIN_TASKS: dict[str, Workload] = {
 MAKERS = {"MM": "matmul", "C2D_NCHW": "conv2d_nchw"}
 
 
+def workload_of(spec: str) -> "Workload | None":
+    """The workload a task string names, if it is a built-in or a suite shape (else None)."""
+    if spec in BUILTIN_TASKS:
+        return BUILTIN_TASKS[spec]
+    try:
+        return suite_workload(spec)
+    except ValueError:
+        return None
+
+
 def builtin_names() -> list[str]:
     return list(BUILTIN_TASKS)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from msgym.tasks.builtin import BUILTIN_TASKS, Workload, suite_workload
+from msgym.tasks.builtin import workload_of
 
 __all__ = ["TorchReference", "torch_equivalent", "EQUIVALENT_OPERATORS"]
 
@@ -127,15 +127,6 @@ EQUIVALENTS: dict[str, Callable[[tuple, list], Callable[[], Any]]] = {
 EQUIVALENT_OPERATORS = tuple(EQUIVALENTS)
 
 
-def _workload(spec: str) -> Workload | None:
-    if spec in BUILTIN_TASKS:
-        return BUILTIN_TASKS[spec]
-    try:
-        return suite_workload(spec)
-    except ValueError:
-        return None
-
-
 @dataclasses.dataclass
 class TorchReference:
     """A task's PyTorch eager equivalent, ready to check and time."""
@@ -203,7 +194,7 @@ class TorchReference:
 
 def torch_equivalent(task: Any, seed: int = 0) -> TorchReference | None:
     """The task's PyTorch eager equivalent on its seeded inputs, or None where there is none."""
-    workload = _workload(task.spec)
+    workload = workload_of(task.spec)
     if workload is None or workload.key not in EQUIVALENTS:
         return None
     import torch
