@@ -41,6 +41,7 @@ __all__ = [
     "space_generator",
     "space_modules",
     "constant_inputs",
+    "from_default",
     "JOBS_PER_CORE",
     "VECTOR_LANES",
     "UNROLL_STEPS",
@@ -122,3 +123,9 @@ def space_modules(task: Task) -> list[tvm.IRModule]:
     if task.space_kind != "extended" or is_gpu(task.target) or marked or not inputs:
         return [task.mod]
     return [task.mod, tvm.IRModule({"main": task.func.with_attr("layout_free_buffers", list(inputs))})]
+
+
+def from_default(space: int, decisions: list) -> tuple[int, list]:
+    """The extended-space candidate that is a default-space candidate (same program, unpacked):
+    MetaSchedule's fixed parallel and vector values inserted before its unroll decision, the last."""
+    return space, [*decisions[:-1], JOBS_PER_CORE.index(16), VECTOR_LANES.index(64), decisions[-1]]

@@ -134,3 +134,17 @@ def tvm_ffi_json(mod):
     from msgym._tvm import tvm
 
     return tvm.ir.save_json(mod)
+
+
+def test_the_default_space_is_inside_the_extended_one():
+    """MetaSchedule's fixed values (16 jobs per core, 64 lanes) are options: a default candidate, its
+    unroll decision moved after them, is the same program in the extended space."""
+    from msgym.extended_space import from_default
+
+    default = design_spaces(get_task("gmm-64"))
+    extended = design_spaces(get_task("gmm-64", space="extended"))
+    rng = random.Random(3)
+    for _ in range(3):
+        space, decisions = default.sample(rng)
+        same = from_default(space, decisions)
+        assert tvm_ffi.structural_equal(default.program_mod(space, decisions), extended.program_mod(*same))
