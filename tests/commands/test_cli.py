@@ -24,10 +24,12 @@ def msgym(*args):
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
-def test_tasks_lists_flops_and_space_size():
+def test_tasks_lists_flops_and_both_space_sizes():
     out = msgym("tasks", "gmm-64", "sfm-64")
     assert out.returncode == 0, out.stderr
-    assert "gmm-64" in out.stdout and "design-space size" in out.stdout and "0.52" in out.stdout
+    assert "gmm-64" in out.stdout and "default size" in out.stdout and "extended size" in out.stdout
+    gmm = next(line.split() for line in out.stdout.splitlines() if line.startswith("gmm-64"))
+    assert gmm[1] == "0.52" and float(gmm[4]) == pytest.approx(32 * float(gmm[3]), rel=0.01)  # packed? x 4 x 4
 
 
 def test_tasks_lists_a_set_and_suite_shapes():
