@@ -50,13 +50,23 @@ def build(mod_json: str, target_str: str, path: str) -> float:
 
     import tvm
 
-    from msgym._tvm import cuda_compiler, is_gpu
+    from msgym._tvm import build_config, cuda_compiler, is_gpu
 
     start = time.perf_counter()
     target = tvm.target.Target(json.loads(target_str))
     if is_gpu(target) and "TVM_CUDA_COMPILE_MODE" not in os.environ:
         os.environ["TVM_CUDA_COMPILE_MODE"] = cuda_compiler()  # this worker's own environment: TVM reads it
     mod = tvm.ir.load_json(mod_json)
+    with tvm.transform.PassContext(config=build_config(target)):
+        _build_into(mod, target, path)
+    return time.perf_counter() - start
+
+
+def _build_into(mod: Any, target: Any, path: str) -> None:
+    import json
+
+    import tvm
+
     _export(tvm.tirx.build(mod, target=target), path)
     attrs = mod["main"].attrs
     if attrs is not None and "layout_free_buffers" in attrs and PACKED_MARK in mod.script(show_meta=False):
@@ -67,7 +77,6 @@ def build(mod_json: str, target_str: str, path: str) -> float:
         specs = [[[int(d) for d in a.shape], str(a.dtype)] for a in ArgInfo.from_prim_func(timed["main"])]
         with open(path + TIMED_SUFFIX + ".json", "w") as f:
             json.dump(specs, f)
-    return time.perf_counter() - start
 
 
 def _export(lib: Any, path: str) -> None:
