@@ -28,19 +28,14 @@ from __future__ import annotations
 from typing import Any
 
 from msgym._tvm import is_gpu, ms, tvm
-from msgym.tasks.builtin import workload_of
 from msgym.tasks.task import SPACE_KINDS, Task
-
-# Inputs that are a deployed model's constants (its weights), by te_workload operator.
-CONSTANT_INPUTS = {
-    key: (1,) for key in ("GMM", "MM", "C1D", "C2D", "C3D", "GRP", "DIL", "DEP", "T2D", "CAP", "CBR", "C2D_NCHW")
-}
 
 __all__ = [
     "SampledParallelVectorizeUnroll",
     "space_generator",
     "space_modules",
     "constant_inputs",
+    "packed_module",
     "from_default",
     "JOBS_PER_CORE",
     "VECTOR_LANES",
@@ -105,12 +100,17 @@ def space_generator(kind: str, target: tvm.target.Target, mod: tvm.IRModule) -> 
 
 def constant_inputs(task: Task) -> tuple[int, ...]:
     """Parameters a deployed model would hold as constants: the program's own ``layout_free_buffers``
-    where it names them, else by operator for built-in and suite tasks (the weight), else none."""
+    where it names them, else the task's ``constants`` (the weight of a built-in or suite operator;
+    for a model's task, the parameters its relax program feeds with constants)."""
     attrs = task.func.attrs
     if attrs is not None and "layout_free_buffers" in attrs:
         return tuple(int(i) for i in attrs["layout_free_buffers"])
-    workload = workload_of(task.spec)
-    return CONSTANT_INPUTS.get(workload.key, ()) if workload else ()
+    return task.constants
+
+
+def packed_module(task: Task) -> tvm.IRModule:
+    """The task's program with its constant inputs marked layout-free (MetaSchedule packs them)."""
+    return tvm.IRModule({"main": task.func.with_attr("layout_free_buffers", list(constant_inputs(task)))})
 
 
 def space_modules(task: Task) -> list[tvm.IRModule]:
@@ -122,7 +122,7 @@ def space_modules(task: Task) -> list[tvm.IRModule]:
     inputs = constant_inputs(task)
     if task.space_kind != "extended" or is_gpu(task.target) or marked or not inputs:
         return [task.mod]
-    return [task.mod, tvm.IRModule({"main": task.func.with_attr("layout_free_buffers", list(inputs))})]
+    return [task.mod, packed_module(task)]
 
 
 def from_default(space: int, decisions: list) -> tuple[int, list]:

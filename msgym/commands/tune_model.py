@@ -31,6 +31,7 @@ import numpy as np
 
 from msgym._tvm import is_gpu, load_tensor_intrinsics, make_target, ms, tvm
 from msgym.commands.references import P_VALUES
+from msgym.extended_space import packed_module
 from msgym.measure import Measurer
 from msgym.measure.worker import run_lock
 from msgym.search import Search
@@ -89,8 +90,10 @@ def tune_model(
 
     best = [(mt.task, results[mt.operator].best) for mt in tunable if results[mt.operator].best is not None]
     db_dir = work_dir / "msgym_db"
+    prepack = space == "extended"  # weights packed at compile time, where the best kernel packs them
     for task, rec in best:
-        write_database(task, db_dir, [(rec.space, rec.decisions, rec.latency_s)])
+        workload = packed_module(task) if prepack else None
+        write_database(task, db_dir, [(rec.space, rec.decisions, rec.latency_s)], workload)
     expected = _torch_output(program)
     out: dict[str, Any] = {
         "model": program.name,
@@ -114,7 +117,7 @@ def tune_model(
     timers = {
         "pytorch_eager": _torch_timer(program),
         "tvm_untuned": _relax_timer(_build_untuned(program.mod, target), program, expected, "untuned"),
-        "tvm_msgym": _relax_timer(_compile(db_dir, program.mod, target), program, expected, "msgym-tuned"),
+        "tvm_msgym": _relax_timer(_compile(db_dir, program.mod, target, prepack), program, expected, "msgym-tuned"),
     }
     if with_metaschedule:
         t0 = time.perf_counter()
@@ -181,10 +184,58 @@ def _priority(mt: Any, search: Search, before: float | None) -> float:
     return mt.weight * now * (1.0 + improvement)
 
 
-def _compile(db_dir: Path, mod: tvm.IRModule, target: Any):
+def _compile(db_dir: Path, mod: tvm.IRModule, target: Any, prepack: bool = False):
+    """The model built with the tuned kernels of ``db_dir``. ``prepack``: TVM's weight-prepacking
+    flow, as a deployed model would run it: every fused function's constant inputs marked
+    layout-free before the database is applied (its workloads are marked likewise), then the
+    packing copies of the kernels that pack split off and folded into the constants at compile time."""
     load_tensor_intrinsics()
     db = ms.database.JSONDatabase(work_dir=str(db_dir)) if db_dir.exists() else ms.database.MemoryDatabase()
-    return ms.relax_integration.compile_relax(db, mod, target, params=None)
+    if not prepack:
+        return ms.relax_integration.compile_relax(db, mod, target, params=None)
+    from tvm import relax
+
+    @tvm.transform.module_pass(opt_level=3)
+    def pipeline(mod: tvm.IRModule, _ctx: Any) -> tvm.IRModule:
+        return tvm.transform.Sequential(prepack_passes() + _lowering_passes(target))(mod)
+
+    with target, db, tvm.transform.PassContext(opt_level=3):
+        return relax.build(mod, target=target, relax_pipeline=pipeline)
+
+
+def prepack_passes() -> list:
+    """Fusion as ``compile_relax`` does it, then TVM's weight prepacking around the database: made
+    inside the target's context and the database's (``MetaScheduleApplyDatabase`` reads both)."""
+    from tvm import relax
+
+    t = relax.transform
+    fuse = [t.LegalizeOps(), t.AnnotateTIROpPattern(), t.FoldConstant(), t.FuseOps(), t.FuseTIR()]
+    pack = [t.AttachAttrLayoutFreeBuffers(), t.MetaScheduleApplyDatabase(), t.SplitLayoutRewritePreproc()]
+    return [*fuse, *pack, t.FoldConstant()]
+
+
+def _lowering_passes(target: Any) -> list:
+    """What ``compile_relax`` runs after applying a database (TVM 0.27 has no CPU entry for them in
+    its pipeline registry, so it lists them itself: the same list)."""
+    from tvm import relax
+
+    try:
+        return relax.pipeline.dataflow_lower_passes(target) + relax.pipeline.finalize_passes(target)
+    except (ValueError, AttributeError):
+        t = relax.transform
+        return [
+            t.RewriteDataflowReshape(),
+            t.ToNonDataflow(),
+            t.RemovePurityChecking(),
+            t.CallTIRRewrite(),
+            t.StaticPlanBlockMemory(),
+            t.LowerAllocTensor(),
+            t.KillAfterLastUse(),
+            t.LowerRuntimeBuiltin(),
+            t.ComputePrimValue(),
+            t.VMShapeLower(),
+            t.AttachGlobalSymbol(),
+        ]
 
 
 def _build_untuned(mod: tvm.IRModule, target: Any):

@@ -29,16 +29,22 @@ def export_database(measurer: Any, task: Task, work_dir: "str | Path") -> ms.dat
 
 
 def write_database(
-    task: Task, work_dir: "str | Path", measured: "list[tuple[int, Any, float]]"
+    task: Task,
+    work_dir: "str | Path",
+    measured: "list[tuple[int, Any, float]]",
+    workload_mod: "Any | None" = None,
 ) -> ms.database.JSONDatabase:
-    """Write (design space, decisions, latency in s) of ``task`` as MetaSchedule tuning records."""
+    """Write (design space, decisions, latency in s) of ``task`` as MetaSchedule tuning records, under
+    ``workload_mod`` (default: the task's program; a model compiled with its weights prepacked looks
+    its functions up with their weights marked layout-free: ``extended_space.packed_module``)."""
     from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 
+    mod = task.mod if workload_mod is None else workload_mod
     Path(work_dir).mkdir(parents=True, exist_ok=True)
     db = ms.database.JSONDatabase(work_dir=str(work_dir))
-    workload = db.commit_workload(task.mod)
+    workload = db.commit_workload(mod)
     spaces = design_spaces(task)
-    args_info = ArgInfo.from_prim_func(task.func)
+    args_info = ArgInfo.from_prim_func(mod["main"])
     for space, decisions, latency_s in measured:
         trace = spaces.program(space, decisions).trace
         db.commit_tuning_record(

@@ -18,6 +18,11 @@ class Workload:
     args: tuple
     summary: str
 
+    @property
+    def constants(self) -> tuple[int, ...]:
+        """Its parameters that a deployed model holds as constants (``Task.constants``)."""
+        return (1,) if self.key in WEIGHTED else ()
+
     def build(self) -> tvm.IRModule:
         from tvm import te
         from tvm.s_tir.meta_schedule.testing import te_workload
@@ -51,6 +56,9 @@ BUILTIN_TASKS: dict[str, Workload] = {
     "sfm-64": Workload("SFM", (64, 64), "softmax 64x64 (small)"),
 }
 
+
+# Operators whose second input is a weight (a deployed model's constant): the extended space may pack it.
+WEIGHTED = ("GMM", "MM", "C1D", "C2D", "C3D", "GRP", "DIL", "DEP", "T2D", "CAP", "CBR", "C2D_NCHW")
 
 # te_workload functions outside its CONFIGS suite: (n, m, k[, in_dtype, out_dtype]) and
 # (n, h, w, ci, co, kh, kw, stride, padding[, dilation, in_dtype, out_dtype]).

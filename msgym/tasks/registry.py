@@ -29,7 +29,8 @@ class TaskLoader:
 
 
 def _builtin(spec: str, target: "str | None") -> Task:
-    return Task(name=spec, mod=BUILTIN_TASKS[spec].build(), target=make_target(target), spec=spec)
+    workload = BUILTIN_TASKS[spec]
+    return Task(spec, workload.build(), make_target(target), spec, constants=workload.constants)
 
 
 def _torch(spec: str, target: "str | None") -> Task:
@@ -39,7 +40,8 @@ def _torch(spec: str, target: "str | None") -> Task:
 
 
 def _suite(spec: str, target: "str | None") -> Task:
-    return Task(name=spec, mod=suite_workload(spec).build(), target=make_target(target), spec=spec)
+    workload = suite_workload(spec)
+    return Task(spec, workload.build(), make_target(target), spec, constants=workload.constants)
 
 
 def _user(spec: str, target: "str | None") -> Task:

@@ -43,6 +43,8 @@ class Task:
     target: tvm.target.Target
     spec: str  # the string that recreates this task with get_task()
     space_kind: str = "default"  # its design space: MetaSchedule's, or msgym's extended one (extended_space.py)
+    # Parameters a deployed model holds as constants (its weights): the extended space may pack them.
+    constants: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         check_static(self.mod["main"], self.name)

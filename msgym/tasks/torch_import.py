@@ -13,7 +13,7 @@ import functools
 import re
 from typing import Any
 
-from msgym._tvm import load_tensor_intrinsics, make_target, ms, tvm
+from msgym._tvm import load_tensor_intrinsics, make_target, ms, structural_key, tvm
 from msgym.tasks.models import BUILTIN_MODELS
 from msgym.tasks.task import Task, TaskError
 from msgym.tasks.user import is_file_spec, load_attr
@@ -117,12 +117,30 @@ def _import(spec: str, shapes: "tuple | None", dtype: str, target_str: "str | No
     target = make_target(target_str)  # the same target msgym builds every task for
     load_tensor_intrinsics()
     extracted = ms.relax_integration.extract_tasks(program.fused, target)
+    # Which parameters of each fused operator the model feeds with constants (its weights): what
+    # TVM's weight-prepacking flow marks layout-free, and the extended space may pack.
+    from tvm import relax
+
+    marked = ms.relax_integration.extract_tasks(relax.transform.AttachAttrLayoutFreeBuffers()(program.fused), target)
+    constants = {}  # by the function without the mark (the pass renames functions it copies)
+    for t in marked:
+        func = t.dispatched[0]["main"]
+        free = (func.attrs or {}).get("layout_free_buffers", ())
+        constants[structural_key(tvm.IRModule({"main": func.without_attr("layout_free_buffers")}))] = tuple(
+            int(i) for i in free
+        )
     out = []
     for t in sorted(extracted, key=lambda t: -int(t.weight)):
         task_spec = f"torch:{spec}@{program.shape_text}/{t.task_name}"
         out.append(
             ModelTask(
-                Task(name=f"{program.name}/{t.task_name}", mod=t.dispatched[0], target=target, spec=task_spec),
+                Task(
+                    name=f"{program.name}/{t.task_name}",
+                    mod=t.dispatched[0],
+                    target=target,
+                    spec=task_spec,
+                    constants=constants.get(structural_key(t.dispatched[0]), ()),
+                ),
                 int(t.weight),
                 t.task_name,
             )

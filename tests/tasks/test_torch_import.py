@@ -5,7 +5,7 @@ from conftest import DATA
 
 from msgym.search import tune
 from msgym.tasks import TaskError, get_task
-from msgym.tasks.torch_import import import_model, parse_shapes
+from msgym.tasks.torch_import import import_model, parse_shapes, relax_program
 
 MODELS = f"{DATA / 'models.py'}"
 
@@ -71,3 +71,32 @@ def test_whole_model_tuning_compiles_a_model_that_matches_pytorch(measurer):
     }
     with pytest.raises(ValueError, match="positive integer"):
         tune_model(f"{MODELS}:two_layers", measurer, [(4, 16)], trials=0)
+
+
+@pytest.mark.hardware
+def test_packed_weights_are_packed_at_compile_time_and_the_model_still_matches_pytorch(tmp_path):
+    """The extended space's packed kernel of a model task: compiled the way a deployed model is
+    (weights marked layout-free, the packing copy split off and folded into the constants), the
+    kernel reads constants already packed, and the model's output is PyTorch's."""
+    import random
+
+    from msgym._tvm import ms, tvm
+    from msgym.commands import tune_model as tm
+    from msgym.extended_space import packed_module
+    from msgym.search.database import write_database
+    from msgym.space import design_spaces
+
+    spec = f"{MODELS}:two_layers"
+    [mt] = import_model(spec, [(4, 16)])
+    assert mt.task.constants == (1, 2)  # the Linear's weight and bias
+    task = get_task(mt.task, space="extended")
+    spaces = design_spaces(task)
+    space, decisions = spaces.sample(random.Random(0), space=spaces.space_mods.index(spaces.space_mods[-1]))
+    assert "layout_rewrite_preproc" in spaces.program_mod(space, decisions).script()
+    write_database(task, tmp_path / "db", [(space, decisions, 1e-6)], packed_module(task))
+    program = relax_program(spec, ((4, 16),))
+    executable = tm._compile(tmp_path / "db", program.mod, task.target, prepack=True)
+    tm._relax_timer(executable, program, tm._torch_output(program), "prepacked")  # raises unless PyTorch's output
+    with task.target, ms.database.JSONDatabase(work_dir=str(tmp_path / "db")), tvm.transform.PassContext(opt_level=3):
+        main = tvm.transform.Sequential(tm.prepack_passes())(program.mod)["main"].script()
+    assert "_prepacked, (input," in main and "weight_prepack" not in main  # the copy ran at compile time
