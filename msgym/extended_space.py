@@ -10,14 +10,15 @@ with the sampled values, read by the same postprocessor. Every other rule is Met
 guarantees hold: options are exactly the candidates (every one gives a program), records replay,
 and exported databases compile with ``compile_tir``/``compile_relax``, which replay the trace.
 
-**Packing.** Where a task has inputs that a deployed model holds as constants (the weights of a
-GEMM or a convolution: ``constant_inputs``), the extended space also holds MetaSchedule's spaces of
+**Packing.** Where a task has inputs that a deployed model holds as constants (the weight of a
+built-in GEMM or convolution; for a model's task, what its relax program feeds with constants:
+``constant_inputs``), the extended space also holds MetaSchedule's spaces of
 the program with those inputs marked layout-free: its ``RewriteLayout`` postprocessor then packs
 them into the layout the kernel's tiles read (a copy block marked as a layout-rewrite preprocess).
 Which space an episode walks is its first decision, so packing on or off is a decision too. As a
-deployed model does it once when it is compiled (``compile_relax`` folds the copy into the
-constants), the measurer checks the whole program's output but times the kernel without the copy,
-on inputs in the packed layout (``measure/worker.py``).
+deployed model does it once when it is compiled (``tune-model`` builds with TVM's weight
+prepacking, which folds the copy into the constants), the measurer checks the whole program's
+output but times the kernel without the copy, on inputs in the packed layout (``measure/worker.py``).
 
 Only CPU (LLVM) targets are extended; on a GPU the extended space is the default one. Not yet a
 decision: the inner loop order.
