@@ -36,6 +36,7 @@ def _link(output: str, objects: list[str], options: Any = None, **kwargs: Any) -
     subprocess.run(["ld", "-shared", "-o", output, *objects], check=True, capture_output=True)
 
 
+INPUTS_VERSION = 2
 TIMED_SUFFIX = ".timed.so"  # beside a program with packed weights: the kernel without the packing copy
 PACKED_MARK = "meta_schedule.layout_rewrite_preproc"
 
@@ -134,7 +135,9 @@ class Reference:
         mod = tvm.ir.load_json(task_json)
         self.task = Task(name="reference", mod=mod, target=tvm.target.Target(json.loads(target_str)), spec="")
         self.inputs = self.task.random_inputs(seed)
-        digest = hashlib.sha256(f"{task_key}|{seed}".encode()).hexdigest()[:24]
+        # INPUTS_VERSION: the inputs ``Task.random_inputs`` makes (2: integers 0 or 1); a change of
+        # them must not meet outputs computed from the old ones.
+        digest = hashlib.sha256(f"{task_key}|{seed}|inputs-v{INPUTS_VERSION}".encode()).hexdigest()[:24]
         path = cache_dir() / "references" / f"{digest}.npz"
         if path.exists():
             with np.load(path) as stored:

@@ -83,7 +83,10 @@ class Task:
 
     def random_inputs(self, seed: int = 0) -> list[np.ndarray]:
         """Seeded arguments for every parameter; outputs are pre-filled too, so untouched
-        elements compare equal and every parameter can be checked."""
+        elements compare equal and every parameter can be checked. Integers are 0 or 1: an integer
+        input is often an index (a model's ``take`` picks q, k or v with a scalar into an axis of 3)
+        or a mask, and a value outside its axis makes the program read memory it does not own (the
+        unscheduled program itself then disagrees with its own reference)."""
         rng = np.random.default_rng(seed)
         arrays = []
         for shape, dtype in self.arg_specs():
@@ -91,10 +94,8 @@ class Task:
                 arr = rng.uniform(-1.0, 1.0, size=shape).astype("float32").astype(dtype)
             elif dtype == "bool":
                 arr = rng.integers(0, 2, size=shape).astype(bool)
-            elif dtype.startswith("uint"):
-                arr = rng.integers(0, 8, size=shape).astype(dtype)
             else:
-                arr = rng.integers(-8, 8, size=shape).astype(dtype)
+                arr = rng.integers(0, 2, size=shape).astype(dtype)
             arrays.append(arr)
         return arrays
 
