@@ -74,3 +74,23 @@ def test_task_lists_resolve_sets_files_and_mixtures(tmp_path):
     assert resolve(str(listing)) == ["GMM/0", "c2d"]
     with pytest.raises(TaskError, match="no tasks in"):
         resolve(" , ")
+
+
+def test_an_integer_index_input_stays_inside_its_axis():
+    """A model's take picks one of 3 rows with a scalar index: random integers must be valid
+    indices, or the unscheduled program reads memory it does not own and disagrees with itself."""
+    import numpy as np
+    from tvm import te
+
+    from msgym._tvm import tvm
+    from msgym.measure.worker import Reference
+    from msgym.tasks.task import Task, as_module
+
+    rows, idx = te.placeholder((3, 8), name="A"), te.placeholder((), name="i", dtype="int64")
+    out = te.compute((8,), lambda j: rows[idx[()], j], name="B")
+    task = Task("take", as_module(te.create_prim_func([rows, idx, out]), "test"), get_task("gmm-64").target, "take")
+    for seed in range(5):
+        inputs = task.random_inputs(seed)
+        assert int(inputs[1]) in (0, 1)
+        expected = Reference(task.program_key, tvm.ir.save_json(task.mod), str(task.target), seed).expected
+        np.testing.assert_array_equal(expected[2], inputs[0][int(inputs[1])])
