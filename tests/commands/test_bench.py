@@ -101,3 +101,28 @@ def test_fast_p_against_each_reference_on_fixed_runs():
     assert summary["a"]["metaschedule"] == {"fast_1.0": 1 / 3, "fast_0.8": 2 / 3, "runs": 3}
     assert summary["a"]["pytorch_eager"] == {"fast_1.0": 0.0, "fast_0.8": 0.0, "runs": 2}  # t2 has no PyTorch
     assert summary["metaschedule"]["metaschedule"]["fast_1.0"] == 1.0
+
+
+def test_a_bench_of_the_extended_space_verifies_both_spaces_runs_together(fake_measurer, tmp_path):
+    """--space extended: the random agent searches the extended space, metaschedule (the baseline)
+    its own; their best candidates are re-timed in the same passes, each from its own space."""
+    from msgym.commands import bench
+
+    out = bench.run(
+        ["gmm-64"],
+        ["random", "metaschedule"],
+        trials=2,
+        seeds=1,
+        logdir=None,
+        json_path=str(tmp_path / "bench.json"),
+        measurer=fake_measurer,
+        progress=False,
+        verify_rounds=1,
+        drift_every=0,
+        fast_p=False,
+        space="extended",
+    )
+    kinds = {r["agent"]: r["space_kind"] for r in out["runs"]}
+    assert kinds == {"random": "extended", "metaschedule": "default"}
+    assert all(r["verified_latency_s"] for r in out["runs"])
+    assert {c["space_kind"] for r in out["runs"] for c in r["top_candidates"]} == {"extended", "default"}
