@@ -23,6 +23,7 @@ Every other module imports TVM names from here, so the workarounds below hold ev
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import Iterator
 from typing import Any
@@ -45,6 +46,7 @@ __all__ = [
     "device_of",
     "cuda_compiler",
     "build_config",
+    "has_gpu",
 ]
 
 GPU_KINDS = ("cuda",)
@@ -106,11 +108,17 @@ def _cpu_spec() -> dict:
     return {"kind": "llvm", "mcpu": host_cpu(), "num-cores": psutil.cpu_count(logical=False) or 1}
 
 
+@functools.lru_cache(maxsize=1)
+def has_gpu() -> bool:
+    """Whether this machine has a CUDA GPU that TVM can run on (asked once per process)."""
+    return bool(tvm.cuda(0).exist)
+
+
 def cuda_target_of_device() -> dict:
     """The present GPU as a target: its architecture (``sm_90`` for an H100/H200) and limits, read from
     the device; MetaSchedule's CUDA rules and its GPU-code check need them."""
     dev = tvm.cuda(0)
-    if not dev.exist:
+    if not has_gpu():
         raise NoDeviceError(
             "target cuda: this machine has no CUDA GPU (TVM finds none); run on a machine with one, or "
             'give a JSON target naming the architecture to build without running: {"kind": "cuda", "arch": "sm_90"}'

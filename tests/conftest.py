@@ -21,9 +21,9 @@ HARDWARE_FIXTURES = {"measurer", "gmm64_measured"}
 
 
 def has_gpu() -> bool:
-    from msgym._tvm import tvm
+    from msgym._tvm import has_gpu
 
-    return bool(tvm.cuda(0).exist)
+    return has_gpu()
 
 
 def pytest_collection_modifyitems(items):

@@ -35,7 +35,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -48,7 +47,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from msgym._tvm import is_gpu, structural_key, tvm
+from msgym._tvm import has_gpu, is_gpu, structural_key, tvm
 from msgym.measure import runners
 from msgym.measure.process import WorkerLost, WorkerProcess
 from msgym.measure.result import MeasureResult, TimingConfig
@@ -406,14 +405,9 @@ def baseline_program(task: Task) -> tvm.IRModule:
     return sch.mod
 
 
-@functools.lru_cache(maxsize=1)
-def _has_gpu() -> bool:
-    return bool(tvm.cuda(0).exist)
-
-
 def check_device(task: Task, runner: runners.Runner) -> None:
     """A GPU task measured here needs a GPU here: say so once, before anything is built."""
-    if is_gpu(task.target) and isinstance(runner, runners.LocalRunner) and not _has_gpu():
+    if is_gpu(task.target) and isinstance(runner, runners.LocalRunner) and not has_gpu():
         from msgym._tvm import NoDeviceError
 
         raise NoDeviceError(
