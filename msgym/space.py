@@ -113,7 +113,7 @@ class DesignSpaces:
         # (``extended_space.space_modules``): its spaces follow the first's.
         self.traces: list[Trace] = []
         self.space_mods: list[tvm.IRModule] = []  # the program each space's trace schedules
-        for mod in space_modules(task):
+        for i, mod in enumerate(space_modules(task)):
             context = ms.TuneContext(
                 mod=mod,
                 target=task.target,
@@ -125,7 +125,7 @@ class DesignSpaces:
             traces = [sch.trace for sch in context.generate_design_space()]
             self.traces += traces
             self.space_mods += [mod] * len(traces)
-            if len(self.space_mods) == len(traces):  # the first program's: every space's postprocessors
+            if i == 0:  # the first program's context; its postprocessors serve every space
                 self.context = context
                 self.postprocs = list(context.space_generator.postprocs)
         self.sampling = [[inst for inst in t.insts if inst in t.decisions] for t in self.traces]

@@ -93,11 +93,13 @@ def timed_inputs(inputs: list[Any], specs: list, seed: int) -> list[Any]:
     output was checked on the whole program)."""
     import numpy as np
 
+    from msgym.tasks.task import random_array
+
     rng = np.random.default_rng(seed)
     out = []
     for arr, (shape, dtype) in zip(inputs, specs):
         same = tuple(arr.shape) == tuple(shape) and str(arr.dtype) == dtype
-        out.append(arr if same else rng.uniform(-1.0, 1.0, size=shape).astype("float32").astype(dtype))
+        out.append(arr if same else random_array(rng, tuple(shape), dtype))
     return out
 
 

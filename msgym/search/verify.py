@@ -53,7 +53,7 @@ def verify_candidates(
     for key in sorted({_key(c) for c in candidates}):
         space, decisions, *kind = json.loads(key)
         spaces = design_spaces(get_task(task, space=kind[0] if kind else "default"))
-        programs[key] = spaces.program(space, decisions).mod
+        programs[key] = spaces.program_mod(space, decisions)
     timers: dict[str, Callable[[], list[float]]] = {
         key: (lambda mod=mod: _repeats(measurer.measure(task, mod, use_cache=False))) for key, mod in programs.items()
     }

@@ -10,7 +10,7 @@ import numpy as np
 
 from msgym._tvm import structural_key, target_key, tvm
 
-__all__ = ["Task", "TaskError", "TOLERANCES", "SPACE_KINDS", "as_module", "check_static", "gflops"]
+__all__ = ["Task", "TaskError", "TOLERANCES", "SPACE_KINDS", "as_module", "check_static", "gflops", "random_array"]
 
 SPACE_KINDS = ("default", "extended")  # design spaces: MetaSchedule's, or msgym's extended one
 
@@ -88,16 +88,7 @@ class Task:
         or a mask, and a value outside its axis makes the program read memory it does not own (the
         unscheduled program itself then disagrees with its own reference)."""
         rng = np.random.default_rng(seed)
-        arrays = []
-        for shape, dtype in self.arg_specs():
-            if dtype.startswith("float") or dtype.startswith("bfloat"):
-                arr = rng.uniform(-1.0, 1.0, size=shape).astype("float32").astype(dtype)
-            elif dtype == "bool":
-                arr = rng.integers(0, 2, size=shape).astype(bool)
-            else:
-                arr = rng.integers(0, 2, size=shape).astype(dtype)
-            arrays.append(arr)
-        return arrays
+        return [random_array(rng, shape, dtype) for shape, dtype in self.arg_specs()]
 
     def tolerance(self, dtype: str) -> tuple[float, float]:
         return TOLERANCES.get(dtype, (0.0, 0.0))
@@ -109,6 +100,13 @@ class Task:
     def describe(self) -> str:
         space = "" if self.space_kind == "default" else f", {self.space_kind} design space"
         return f"{self.name} ({self.flops / 1e6:.1f} MFLOP) for {self.target}{space}"
+
+
+def random_array(rng: np.random.Generator, shape: tuple, dtype: str) -> np.ndarray:
+    """Floats uniform in [-1, 1); integers and booleans 0 or 1 (see ``Task.random_inputs``)."""
+    if dtype.startswith("float") or dtype.startswith("bfloat"):
+        return rng.uniform(-1.0, 1.0, size=shape).astype("float32").astype(dtype)
+    return rng.integers(0, 2, size=shape).astype(dtype)
 
 
 def check_static(func: tvm.tirx.PrimFunc, name: str) -> None:
