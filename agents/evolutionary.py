@@ -22,6 +22,7 @@ from msgym import cost_models
 from msgym.cost_models.model_filter import model_filter
 from msgym.measure import MeasureResult
 from msgym.search import Candidate, SearchContext, SearchStrategy
+from msgym.search.strategy import new_walks
 
 
 class EvolutionarySearch(SearchStrategy):
@@ -76,29 +77,18 @@ class EvolutionarySearch(SearchStrategy):
         return chosen
 
     def _generate(self, n: int) -> list[Candidate]:
-        out: list[Candidate] = []
-        misses = 0
-        while len(out) < n and misses < self.max_attempts:
-            walk = (
-                self._child()
-                if len(self.scored) >= min(self.population, 2) and self.proposed >= self.population
-                else self.spaces.sample(self.rng, screen=True)
-            )
-            cand = None if walk is None else Candidate.of(*walk)
-            if cand is None or cand in self.seen:
-                misses += 1
-                continue
-            self.seen.add(cand)
-            self.proposed += 1
-            out.append(cand)
-            misses = 0
+        breed = len(self.scored) >= min(self.population, 2) and self.proposed >= self.population
+        draw = self._child if breed else lambda: (None, None)
+        out = new_walks(self.spaces, draw, n, self.seen, self.rng, self.context.threads, self.max_attempts)
+        self.proposed += len(out)
         return out
 
     def _select(self) -> Candidate:
         pool = self.rng.sample(self.scored, min(self.tournament, len(self.scored)))
         return min(pool, key=lambda pair: pair[0])[1]
 
-    def _child(self):
+    def _child(self) -> "tuple[int, list]":
+        """A child's design space and the decisions it inherits (None: re-drawn)."""
         parent = self._select()
         genes = parent.decision_list()
         if len(genes) > 1 and self.rng.random() < self.crossover_prob:
@@ -108,4 +98,4 @@ class EvolutionarySearch(SearchStrategy):
                 genes = genes[:cut] + other.decision_list()[cut:]
         if genes:
             genes[self.rng.randrange(len(genes))] = None  # mutation: re-drawn uniformly
-        return self.spaces.sample(self.rng, space=parent.space, preferred=genes, screen=True)
+        return parent.space, genes

@@ -10,6 +10,7 @@ import random
 from msgym import cost_models
 from msgym.cost_models.model_filter import model_filter
 from msgym.search import Candidate, SearchContext, SearchStrategy
+from msgym.search.strategy import new_walks
 
 
 class RandomSearch(SearchStrategy):
@@ -33,12 +34,6 @@ class RandomSearch(SearchStrategy):
         if self.filter is not None:
             self.filter.learn(candidates, results)
 
-    def sample(self) -> Candidate | None:
-        """One walk: at every sub-step a valid option, uniformly (None if TVM's replay failed, or its
-        program fails a postprocessor: never proposed, so it costs no trial)."""
-        walk = self.spaces.sample(self.rng, screen=True)
-        return None if walk is None else Candidate.of(*walk)
-
     def propose(self, n: int) -> list[Candidate]:
         if self.filter is None:
             return self._walks(n)
@@ -47,14 +42,7 @@ class RandomSearch(SearchStrategy):
         return chosen
 
     def _walks(self, n: int) -> list[Candidate]:
-        out: list[Candidate] = []
-        misses = 0
-        while len(out) < n and misses < self.max_attempts:
-            cand = self.sample()
-            if cand is None or cand in self.seen:
-                misses += 1
-                continue
-            self.seen.add(cand)
-            out.append(cand)
-            misses = 0
-        return out
+        """Uniform walks: at every sub-step a valid option, uniformly; a walk whose program TVM's
+        replay or a postprocessor rejects is never proposed (it would cost a trial for nothing)."""
+        uniform = lambda: (None, None)  # noqa: E731
+        return new_walks(self.spaces, uniform, n, self.seen, self.rng, self.context.threads, self.max_attempts)

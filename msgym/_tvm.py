@@ -47,6 +47,7 @@ __all__ = [
     "cuda_compiler",
     "build_config",
     "has_gpu",
+    "host_cores",
 ]
 
 GPU_KINDS = ("cuda",)
@@ -100,6 +101,12 @@ def device_of(target: tvm.target.Target, session: Any = None) -> Any:
     """The device a target's kernels run on: this machine's, or an RPC session's."""
     kind = "cuda" if is_gpu(target) else "cpu"
     return session.device(kind, 0) if session is not None else tvm.device(kind, 0)
+
+
+def host_cores(target: tvm.target.Target) -> int:
+    """Cores of the CPU that builds, screens and checks a target's programs (a GPU target's host)."""
+    host = target.host if is_gpu(target) and target.host is not None else target
+    return int(host.attrs.get("num-cores", 1))
 
 
 def _cpu_spec() -> dict:

@@ -36,7 +36,7 @@ def pytorch_timers(measurer: Any) -> Callable[[Task], dict[str, Callable[[], lis
     def timers(task: Task) -> dict[str, Callable[[], list[float]]]:
         if measurer.fake or str(measurer.runner) != "local":
             return {}
-        from msgym._tvm import tvm
+        from msgym._tvm import host_cores, tvm
         from msgym.measure.worker import Reference, run_lock
         from msgym.tasks.torch_reference import torch_equivalent
 
@@ -48,7 +48,7 @@ def pytorch_timers(measurer: Any) -> Callable[[Task], dict[str, Callable[[], lis
         error = ref.check(expected)
         if error is not None:
             raise RuntimeError(error)
-        threads = int(task.target.attrs.get("num-cores", 1))
+        threads = host_cores(task.target)
 
         def time_it() -> list[float]:
             with run_lock(measurer.runner):

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from msgym._tvm import is_gpu
+from msgym._tvm import host_cores, is_gpu
 from msgym.envs.outcome import measure_candidates, outcome
 from msgym.envs.records import EpisodeRecord
 from msgym.envs.rewards import reward_space
@@ -87,7 +87,8 @@ class Search:
             self.baseline = self.measurer.baseline(self.task).latency_s
             self.log = RunLog(logdir, self.task, self.strategy.name, self.strategy.hparams(), seed, trials)
             self.run_dir = self.log.run_dir
-            self.strategy.setup(SearchContext(self.spaces, seed, trials, self.baseline, self.run_dir))
+            context = SearchContext(self.spaces, seed, trials, self.baseline, self.run_dir, host_cores(self.task.target))
+            self.strategy.setup(context)
         except BaseException:
             if self._owns_measurer:
                 self.measurer.close()

@@ -7,14 +7,15 @@ the budget, the measurer and the logging.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from msgym.measure import MeasureResult
 from msgym.space import Candidate, DesignSpaces
 from msgym.tasks import Task
 
-__all__ = ["Candidate", "SearchContext", "SearchStrategy"]
+__all__ = ["Candidate", "SearchContext", "SearchStrategy", "new_walks"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +27,7 @@ class SearchContext:
     trials: int | None = None  # the budget of measured candidates
     baseline_s: float | None = None  # latency of the unscheduled program (rewards are relative to it)
     run_dir: Path | None = None  # where a strategy may write its own logs and checkpoints
+    threads: int = 1  # threads a strategy may use between batches (screening walks: ``new_walks``)
 
     @property
     def task(self) -> Task:
@@ -62,3 +64,40 @@ class SearchStrategy:
 
     def close(self) -> None:
         """Release what the strategy holds (threads, files); the loop calls it once, at the end."""
+
+
+def new_walks(
+    spaces: DesignSpaces,
+    draw: Callable[[], "tuple[int | None, list[Any] | None]"],
+    n: int,
+    seen: set[Candidate],
+    rng: Any,
+    threads: int = 1,
+    max_attempts: int = 1000,
+) -> list[Candidate]:
+    """Up to ``n`` valid candidates not in ``seen`` (added to it), from walks that ``draw`` starts:
+    (space, preferred decisions), both None for a uniform walk (``DesignSpaces.sample``).
+
+    Walks are screened (replay and postprocessors) in chunks on ``threads`` threads; a chunk is as
+    large as the valid share so far says ``n`` needs (at most 64), so on a CPU, where nearly every
+    walk is valid, few are wasted, and on a GPU (8% valid) few chunks are needed. Each walk has its
+    own seed from ``rng``: the result is the same for any thread count. Stops after ``max_attempts``
+    walks in a row gave nothing new (a small space is exhausted)."""
+    out: list[Candidate] = []
+    misses = tried = found = 0
+    while len(out) < n and misses < max_attempts:
+        rate = max(found / tried, 1 / 64) if tried else 1.0
+        chunk = min(64, max_attempts - misses, max(1, math.ceil((n - len(out)) / rate)))
+        attempts = [(*draw(), rng.getrandbits(63)) for _ in range(chunk)]
+        for walk in spaces.sample_batch(attempts, threads):
+            tried += 1
+            cand = None if walk is None else Candidate.of(*walk)
+            if cand is None or cand in seen:
+                misses += 1
+                continue
+            found += 1
+            if len(out) < n:
+                seen.add(cand)
+                out.append(cand)
+                misses = 0
+    return out
