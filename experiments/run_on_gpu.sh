@@ -10,7 +10,9 @@
 #       -d .whl apache-tvm-ffi==0.1.14.post1 xgboost-cpu gymnasium farama-notifications \
 #       stable-baselines3 sb3-contrib          (.gpu/ and .whl/ listed in .git/info/exclude)
 # Call 1 carries .gpu/tvm.part.aa and copies it to /tmp; call 2, within 30 s (the machine stays warm
-# 30 s), carries .gpu/tvm.part.ab and .whl and runs this script. BENCH_ARGS go to bench_gpu.py.
+# 30 s), carries .gpu/tvm.part.ab and .whl and runs this script; a later call (still warm) finds TVM
+# unpacked. BENCH_ARGS go to bench_gpu.py; TESTS=0 skips the CUDA tests; the bench's record store
+# (build and run seconds of every candidate) comes back as records.jsonl.
 T0=$(date +%s)
 mkdir -p /tmp/site /tmp/res
 if [ ! -d /tmp/site/tvm ]; then
@@ -20,8 +22,15 @@ fi
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 MSGYM_CACHE_DIR=/tmp/msgym-cache
 echo "setup $(( $(date +%s) - T0 )) s"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-timeout 150 python3 -m pytest -q -p no:cacheprovider tests/measure/test_gpu.py 2>&1 | tail -15 | tee "$OUT/pytest.txt"
-timeout "${BENCH_S:-390}" python3 experiments/bench_gpu.py --json /tmp/res/gpu.json --logdir /tmp/runs \
-  --budget-s "${BUDGET_S:-300}" ${BENCH_ARGS} 2>&1 | tee "$OUT/bench_log.txt" | grep -v "^\s*$" | tail -40
-cp /tmp/res/*.json "$OUT/" 2>/dev/null
+if [ "${TESTS:-1}" != 0 ]; then
+  timeout 150 python3 -m pytest -q -p no:cacheprovider tests/measure/test_gpu.py 2>&1 | tail -15 | tee "$OUT/pytest.txt"
+  echo "tests done $(( $(date +%s) - T0 )) s"
+fi
+if [ "${BENCH_S:-390}" != 0 ]; then
+  rm -rf /tmp/res/* /tmp/runs
+  timeout "${BENCH_S:-390}" python3 experiments/bench_gpu.py --json /tmp/res/gpu.json --logdir /tmp/runs \
+    --budget-s "${BUDGET_S:-300}" ${BENCH_ARGS} 2>&1 | tee "$OUT/bench_log.txt" | grep -v "^\s*$" | tail -40
+  cp /tmp/res/*.json "$OUT/" 2>/dev/null
+  cp /tmp/runs/records.jsonl "$OUT/records.jsonl" 2>/dev/null
+fi
 echo "all done $(( $(date +%s) - T0 )) s"
