@@ -10,7 +10,8 @@ JSON with the GPU named::
 Tasks are run in order until ``--budget-s`` would be passed (a GPU lease is short): a task not
 started is listed under ``skipped`` with the reason. The in-loop curve gives each agent's best at
 ``--checkpoints`` trials (64 within a 128-trial run); the verified figure is the full budget's.
-Without a GPU, ``--target llvm --tasks gmm-64 --trials 4`` runs the same flow on this CPU (a check
+``--space extended`` runs msgym's agents in the extended space (on a GPU: tiles staged in dynamic
+shared memory up to the architecture's opt-in limit). Without a GPU, ``--target llvm --tasks gmm-64 --trials 4`` runs the same flow on this CPU (a check
 of the script, never figures).
 """
 
@@ -94,6 +95,10 @@ def main() -> int:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--verify-rounds", type=int, default=2)
     p.add_argument("--target", default="cuda")
+    p.add_argument(
+        "--space", default="default", choices=["default", "extended"],
+        help="msgym's agents' design space (extended: dynamic shared memory past 48 KB); metaschedule stays on its own",
+    )
     p.add_argument("--budget-s", type=float, default=420.0, help="start no task once a task's estimate would pass it")
     p.add_argument("--logdir", default="runs/bench_gpu")
     p.add_argument("--json", required=True)
@@ -111,6 +116,7 @@ def main() -> int:
         "machine": machine(target),
         "trials": args.trials,
         "seeds": args.seeds,
+        "space": args.space,
         "agents": agents,
         "tasks": {},
         "skipped": {},
@@ -140,6 +146,7 @@ def main() -> int:
                     verify_rounds=args.verify_rounds,
                     drift_every=16,
                     target=args.target,
+                    space=args.space,
                 )
             except Exception:  # noqa: BLE001 - the other tasks still run (a lease is short); the error is kept
                 result["skipped"][name] = traceback.format_exc()

@@ -20,8 +20,15 @@ deployed model does it once when it is compiled (``tune-model`` builds with TVM'
 prepacking, which folds the copy into the constants), the measurer checks the whole program's
 output but times the kernel without the copy, on inputs in the packed layout (``measure/worker.py``).
 
-Only CPU (LLVM) targets are extended; on a GPU the extended space is the default one. Not yet a
-decision: the inner loop order.
+**On a GPU** the extended space lifts MetaSchedule's shared-memory ceiling: its CUDA rules stage
+tiles in static shared memory, which a block may hold at most 48 KB of, while the GPU gives a block
+that asks for it far more dynamic shared memory (227 KB on sm_90; cuBLAS's GEMMs use it). Here the
+multi-level tiling rule stages in ``shared.dyn`` and the rules and postprocessors see the target's
+opt-in limit (``space_target``), so larger tiles become candidates; TVM's CUDA runtime raises a
+kernel's dynamic shared memory limit when it launches one that needs more than 48 KB. (float32
+GEMM 2048 on an H200 stayed at 0.67x cuBLAS in the default space: BENCHMARKS.md, "CUDA targets".)
+
+Not yet a decision: the inner loop order.
 """
 
 from __future__ import annotations
@@ -41,12 +48,26 @@ __all__ = [
     "JOBS_PER_CORE",
     "VECTOR_LANES",
     "UNROLL_STEPS",
+    "SHARED_OPTIN_BYTES",
+    "space_target",
 ]
 
 
 JOBS_PER_CORE = (1, 4, 16, 64)  # the parallel granularity; MetaSchedule fixes 16
 VECTOR_LANES = (8, 16, 32, 64)  # the widest loop vectorized; MetaSchedule fixes 64
 UNROLL_STEPS = (0, 16, 64, 512)  # MetaSchedule's own options (it samples these too)
+# The most shared memory one block may use when it opts in (dynamic shared memory), by compute
+# capability: CUDA C++ Programming Guide, "Technical Specifications per Compute Capability".
+SHARED_OPTIN_BYTES = {
+    "sm_70": 98304,
+    "sm_72": 98304,
+    "sm_75": 65536,
+    "sm_80": 166912,
+    "sm_86": 101376,
+    "sm_87": 166912,
+    "sm_89": 101376,
+    "sm_90": 232448,
+}
 
 
 def _root(sch: Any, block: Any) -> bool:
@@ -80,20 +101,54 @@ class SampledParallelVectorizeUnroll(ms.schedule_rule.PyScheduleRule):
         return SampledParallelVectorizeUnroll(self.cores)
 
 
+def space_target(kind: str, target: tvm.target.Target) -> tvm.target.Target:
+    """The target a space's rules and postprocessors see: in the extended space on a GPU whose
+    architecture ``SHARED_OPTIN_BYTES`` knows, with the block's shared-memory limit at its opt-in
+    maximum (``VerifyGPUCode`` rejects what passes ``max_shared_memory_per_block``)."""
+    if kind != "extended" or not is_gpu(target):
+        return target
+    arch = str(target.attrs.get("arch", "")).rstrip("af")  # sm_90a: sm_90
+    optin = SHARED_OPTIN_BYTES.get(arch)
+    if optin is None or optin <= int(target.attrs.get("max_shared_memory_per_block", 0)):
+        return target
+    return tvm.target.Target({**target.export(), "max_shared_memory_per_block": optin})
+
+
+def _dynamic_shared_tiling() -> Any:
+    """MetaSchedule's CUDA multi-level tiling (``ScheduleRule::DefaultCUDA``'s arguments) staging its
+    read tiles in dynamic shared memory instead of static."""
+    reuse = ms.schedule_rule.ReuseType
+    return ms.schedule_rule.MultiLevelTiling(
+        structure="SSSRRSRS",
+        tile_binds=["blockIdx.x", "vthread.x", "threadIdx.x"],
+        max_innermost_factor=64,
+        vector_load_lens=[1, 2, 3, 4, 8, 16],
+        reuse_read=reuse(req="must", levels=[4], scope="shared.dyn"),
+        reuse_write=reuse(req="must", levels=[3], scope="local"),
+    )
+
+
 def space_generator(kind: str, target: tvm.target.Target, mod: tvm.IRModule) -> Any:
     """What ``TuneContext(space_generator=...)`` gets for a space kind: MetaSchedule's name for the
-    default space; for the extended one its LLVM rules with the last replaced (see module docstring)."""
+    default space; for the extended one its rules with one replaced (see module docstring): on a CPU
+    the last (parallel, vector, unroll), on a GPU the multi-level tiling (dynamic shared memory)."""
     if kind not in SPACE_KINDS:
         raise ValueError(f"unknown design space {kind!r}; choose one of {', '.join(SPACE_KINDS)}")
-    if kind == "default" or is_gpu(target):
+    if kind == "default":
         return "post-order-apply"
     default = ms.TuneContext(mod=mod, target=target, space_generator="post-order-apply", task_name="rules")
     generator = default.space_generator
-    cores = int(target.attrs.get("num-cores", 1))
-    rules = [
-        SampledParallelVectorizeUnroll(cores) if isinstance(rule, ms.schedule_rule.ParallelizeVectorizeUnroll) else rule
-        for rule in generator.sch_rules
-    ]
+    if is_gpu(target):
+        rules = [
+            _dynamic_shared_tiling() if type(rule) is ms.schedule_rule.MultiLevelTiling else rule
+            for rule in generator.sch_rules
+        ]
+    else:
+        cores = int(target.attrs.get("num-cores", 1))
+        rules = [
+            SampledParallelVectorizeUnroll(cores) if isinstance(rule, ms.schedule_rule.ParallelizeVectorizeUnroll) else rule
+            for rule in generator.sch_rules
+        ]
     return ms.space_generator.PostOrderApply(
         sch_rules=rules, postprocs=list(generator.postprocs), mutator_probs=dict(generator.mutator_probs)
     )

@@ -34,7 +34,7 @@ from msgym.decisions import (
     TileSpec,
     count_values,
 )
-from msgym.extended_space import space_generator, space_modules
+from msgym.extended_space import space_generator, space_modules, space_target
 from msgym.features import StoreFeatures
 from msgym.tasks import Task
 
@@ -124,10 +124,11 @@ class DesignSpaces:
         self.traces: list[Trace] = []
         self.space_mods: list[tvm.IRModule] = []  # the program each space's trace schedules
         for i, mod in enumerate(space_modules(task)):
+            target = space_target(task.space_kind, task.target)  # on a GPU maybe a higher shared-memory limit
             context = ms.TuneContext(
                 mod=mod,
-                target=task.target,
-                space_generator=space_generator(task.space_kind, task.target, mod),
+                target=target,
+                space_generator=space_generator(task.space_kind, target, mod),
                 rand_state=seed,
                 num_threads=1,
                 task_name=task.name,

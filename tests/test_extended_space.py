@@ -12,6 +12,7 @@ from msgym._tvm import ms
 from msgym.extended_space import JOBS_PER_CORE, UNROLL_STEPS, VECTOR_LANES
 from msgym.space import design_spaces
 from msgym.tasks import TaskError, get_task
+from tests.measure.test_gpu import H100, needs_compiler
 
 
 def _kinds(spaces, i):
@@ -148,3 +149,40 @@ def test_the_default_space_is_inside_the_extended_one():
         space, decisions = default.sample(rng)
         same = from_default(space, decisions)
         assert tvm_ffi.structural_equal(default.program_mod(space, decisions), extended.program_mod(*same))
+
+
+def _beyond_static_shared_memory():
+    """The extended and default CUDA spaces of gmm-2048, and a valid extended candidate the
+    default space's postprocessors reject."""
+    from msgym.search.strategy import new_walks
+
+    default = design_spaces(get_task("gmm-2048", H100))
+    extended = design_spaces(get_task("gmm-2048", H100, space="extended"))
+    walks = new_walks(extended, lambda: (None, None), 24, set(), random.Random(0), threads=2)
+    beyond = [c for c in walks if not default.valid(c.space, c.decision_list())]
+    assert beyond, "no candidate past the static limit among 24"
+    return default, extended, beyond[0]
+
+
+def test_on_a_gpu_the_extended_space_stages_tiles_in_dynamic_shared_memory_past_48_kb():
+    """MetaSchedule's CUDA space keeps a block's shared memory under the 48 KB static limit; the
+    extended one stages in dynamic shared memory up to the architecture's opt-in limit, so tiles
+    the default space rejects are candidates."""
+    from msgym.extended_space import SHARED_OPTIN_BYTES
+
+    default, extended, cand = _beyond_static_shared_memory()
+    limit = extended.context.target.attrs["max_shared_memory_per_block"]
+    assert limit == SHARED_OPTIN_BYTES["sm_90"] > default.context.target.attrs["max_shared_memory_per_block"]
+    assert extended.task.target.attrs["max_shared_memory_per_block"] == 49152  # what the task is built for
+    assert "shared.dyn" in extended.program_mod(cand.space, cand.decision_list()).script()
+
+
+@needs_compiler
+def test_a_gpu_candidate_past_48_kb_builds_with_dynamic_shared_memory():
+    from msgym._tvm import build_config, tvm
+
+    _, extended, cand = _beyond_static_shared_memory()
+    mod = extended.program_mod(cand.space, cand.decision_list())
+    with tvm.transform.PassContext(opt_level=3, config=build_config(extended.task.target)):
+        lib = tvm.compile(mod, target=extended.task.target)
+    assert "extern __shared__" in lib.mod.imports[0].inspect_source()
