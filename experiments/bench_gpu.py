@@ -11,8 +11,8 @@ Tasks are run in order until ``--budget-s`` would be passed (a GPU lease is shor
 started is listed under ``skipped`` with the reason. The in-loop curve gives each agent's best at
 ``--checkpoints`` trials (64 within a 128-trial run); the verified figure is the full budget's.
 ``--space extended`` runs msgym's agents in the extended space (on a GPU: tiles staged in dynamic
-shared memory up to the architecture's opt-in limit). Without a GPU, ``--target llvm --tasks gmm-64 --trials 4`` runs the same flow on this CPU (a check
-of the script, never figures).
+shared memory up to the architecture's opt-in limit). Without a GPU, ``--target llvm --tasks
+gmm-64 --trials 4`` runs the same flow on this CPU (a check of the script, never figures).
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ def main() -> int:
     p.add_argument("--verify-rounds", type=int, default=2)
     p.add_argument("--target", default="cuda")
     p.add_argument(
-        "--space", default="default", choices=["default", "extended"],
+        "--space",
+        default="default",
+        choices=["default", "extended"],
         help="msgym's agents' design space (extended: dynamic shared memory past 48 KB); metaschedule stays on its own",
     )
     p.add_argument("--budget-s", type=float, default=420.0, help="start no task once a task's estimate would pass it")

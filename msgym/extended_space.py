@@ -146,7 +146,9 @@ def space_generator(kind: str, target: tvm.target.Target, mod: tvm.IRModule) -> 
     else:
         cores = int(target.attrs.get("num-cores", 1))
         rules = [
-            SampledParallelVectorizeUnroll(cores) if isinstance(rule, ms.schedule_rule.ParallelizeVectorizeUnroll) else rule
+            SampledParallelVectorizeUnroll(cores)
+            if isinstance(rule, ms.schedule_rule.ParallelizeVectorizeUnroll)
+            else rule
             for rule in generator.sch_rules
         ]
     return ms.space_generator.PostOrderApply(

@@ -87,7 +87,9 @@ class Search:
             self.baseline = self.measurer.baseline(self.task).latency_s
             self.log = RunLog(logdir, self.task, self.strategy.name, self.strategy.hparams(), seed, trials)
             self.run_dir = self.log.run_dir
-            context = SearchContext(self.spaces, seed, trials, self.baseline, self.run_dir, host_cores(self.task.target))
+            context = SearchContext(
+                self.spaces, seed, trials, self.baseline, self.run_dir, host_cores(self.task.target)
+            )
             self.strategy.setup(context)
         except BaseException:
             if self._owns_measurer:
