@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# The main job: a short tuning run on a built-in task; prints the best kernel, logs to runs/.
+# The main job: a short tuning run on a built-in task with the default agent (learned); prints the
+# best kernel, logs to runs/.
 demo: install
-	$(VENV)/bin/msgym tune --task gmm-512 --agent random --trials 16 --logdir runs
+	$(VENV)/bin/msgym tune --task gmm-512 --trials 16 --logdir runs
 
 # Lint and format check, then every test (the hardware ones build and time real kernels).
 test: install lint

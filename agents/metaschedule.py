@@ -33,6 +33,7 @@ class MetaScheduleSearch(SearchStrategy):
     name = "metaschedule"
     MAX_EMPTY = 3  # empty batches in a row before the search counts as exhausted
     DEFAULT_COST_MODEL = "xgb"  # what cost_model=None means (a subclass may guide the search otherwise)
+    COST_MODELS: tuple[str, ...] = ("xgb", "random", "mlp", "pretrained")  # by name; or a saved MLP (.pt)
     space_kinds = ("default",)  # MetaSchedule's rules: the baseline stays on its own space
 
     def __init__(
@@ -45,14 +46,10 @@ class MetaScheduleSearch(SearchStrategy):
         cost_model = self.DEFAULT_COST_MODEL if cost_model is None else cost_model
         if num_trials_per_iter < 1:
             raise ValueError(f"num_trials_per_iter must be >= 1, got {num_trials_per_iter}")
-        if (
-            isinstance(cost_model, str)
-            and cost_model not in ("xgb", "random", "mlp", "pretrained")
-            and not cost_model.endswith(".pt")
-        ):
+        if isinstance(cost_model, str) and cost_model not in self.COST_MODELS and not cost_model.endswith(".pt"):
             raise ValueError(
-                f"unknown cost model {cost_model!r} for metaschedule; "
-                "choose xgb, random, mlp, pretrained or a saved MLP (.pt)"
+                f"unknown cost model {cost_model!r} for {self.name}; "
+                f"choose {', '.join(self.COST_MODELS)} or a saved MLP (.pt)"
             )
         self.cost_model_kind, self.num_trials_per_iter = cost_model, num_trials_per_iter
         self.population_size, self.num_threads = population_size, num_threads

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from msgym.commands import CONFIG_DIR
 from msgym.measure import Measurer, default_store
-from msgym.search import parse_options
+from msgym.search import AGENTS, DEFAULT_AGENT, parse_options
 from msgym.tasks import TaskError
 from msgym.tasks.sets import resolve
 from msgym.tasks.task import SPACE_KINDS
@@ -387,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser("tune", help="search one task with one agent under a trial budget")
     p.add_argument("--task", required=True, help="built-in task name or path/to/file.py:NAME")
-    p.add_argument("--agent", default="random")
+    p.add_argument("--agent", default=DEFAULT_AGENT, help=f"an agent ({', '.join(AGENTS)}; default {DEFAULT_AGENT})")
     p.add_argument("--trials", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--logdir", default="runs", help="TensorBoard/run folder root")
@@ -465,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tune-model", help="tune a PyTorch model's tasks, compile it, compare end to end")
     p.add_argument("model", help="a built-in model (resnet-block, mobilenet-block, transformer-layer) or file.py:NAME")
     p.add_argument("--input-shape", action="append", help="an input shape, e.g. 1,3,224,224 (repeat for several)")
-    p.add_argument("--agent", default="evolutionary")
+    p.add_argument("--agent", default=DEFAULT_AGENT, help=f"an agent ({', '.join(AGENTS)}; default {DEFAULT_AGENT})")
     p.add_argument("--agent-opt", action="append", metavar="KEY=VALUE", help=agent_opt_help)
     p.add_argument("--trials", type=int, default=64, help="total trials, spread over the model's tasks")
     p.add_argument("--seed", type=int, default=0)

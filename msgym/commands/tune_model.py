@@ -34,7 +34,7 @@ from msgym.commands.references import P_VALUES
 from msgym.extended_space import packed_module
 from msgym.measure import Measurer
 from msgym.measure.worker import run_lock
-from msgym.search import Search
+from msgym.search import DEFAULT_AGENT, Search
 from msgym.search.database import write_database
 from msgym.search.verify import time_interleaved
 from msgym.space import design_spaces
@@ -49,7 +49,7 @@ def tune_model(
     spec: str,
     measurer: Measurer,
     shapes: "list[tuple[int, ...]] | None" = None,
-    agent: str = "evolutionary",
+    agent: str = DEFAULT_AGENT,
     trials: int = 64,
     seed: int = 0,
     batch: int = 8,

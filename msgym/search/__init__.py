@@ -6,7 +6,7 @@ that acts in the environment, such as PPO), ``database`` (results as a TVM datab
 """
 
 from msgym.search.loop import Search, TuneResult, tune
-from msgym.search.registry import AGENTS, create, parse_agent, parse_options, register_agent
+from msgym.search.registry import AGENTS, DEFAULT_AGENT, create, parse_agent, parse_options, register_agent
 from msgym.search.run_log import command_line
 from msgym.search.strategy import Candidate, SearchContext, SearchStrategy
 
@@ -19,6 +19,7 @@ __all__ = [
     "tune",
     "TuneResult",
     "AGENTS",
+    "DEFAULT_AGENT",
     "register_agent",
     "parse_agent",
     "parse_options",

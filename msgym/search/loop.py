@@ -21,7 +21,7 @@ from msgym.envs.records import EpisodeRecord
 from msgym.envs.rewards import reward_space
 from msgym.measure import Measurer, default_store
 from msgym.search.drift import DriftMonitor
-from msgym.search.registry import create
+from msgym.search.registry import DEFAULT_AGENT, create
 from msgym.search.run_log import RunLog, progress_bar
 from msgym.search.strategy import SearchContext, SearchStrategy
 from msgym.space import design_spaces
@@ -64,7 +64,7 @@ class Search:
     def __init__(
         self,
         task: "str | Task",
-        agent: "str | SearchStrategy" = "random",
+        agent: "str | SearchStrategy" = DEFAULT_AGENT,
         trials: int = 16,
         seed: int = 0,
         logdir: "str | Path | None" = None,
@@ -229,7 +229,7 @@ class Search:
 
 def tune(
     task: "str | Task",
-    agent: "str | SearchStrategy" = "random",
+    agent: "str | SearchStrategy" = DEFAULT_AGENT,
     trials: int = 16,
     seed: int = 0,
     logdir: "str | Path | None" = None,

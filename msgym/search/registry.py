@@ -13,7 +13,7 @@ from typing import Any
 
 from msgym.search.strategy import SearchStrategy
 
-__all__ = ["AGENTS", "register_agent", "create", "parse_agent", "parse_options"]
+__all__ = ["AGENTS", "DEFAULT_AGENT", "register_agent", "create", "parse_agent", "parse_options"]
 
 AGENTS: dict[str, str] = {
     "random": "agents.random:RandomSearch",
@@ -23,6 +23,12 @@ AGENTS: dict[str, str] = {
     "metaschedule": "agents.metaschedule:MetaScheduleSearch",
     "learned": "agents.learned:LearnedSearch",
 }
+
+# What ``msgym tune``, ``tune-model`` and ``tune()`` search with unless told: the learned searcher
+# (MetaSchedule's search guided by the MLP pretrained across tasks), msgym's best on a CPU: 1.08x
+# MetaSchedule's verified GFLOPS at 64 trials on four tasks it never saw (BENCHMARKS.md, issue 14).
+# On a GPU it has no pretrained model and searches with MetaSchedule's XGBoost (agents/learned.py).
+DEFAULT_AGENT = "learned"
 
 
 def register_agent(name: str, entry_point: str) -> None:

@@ -41,8 +41,30 @@ def test_the_learned_agent_searches_with_the_pretrained_model(fake_measurer):
     """MetaSchedule's search guided by the MLP pretrained on the shipped dataset, fine-tuned on the
     task's measurements as they arrive."""
     agent = create("learned", num_trials_per_iter=3, population_size=64)
-    assert agent.hparams()["cost_model"] == "pretrained"
+    assert agent.hparams()["cost_model"] == "auto"  # decided by the target
     result = tune("gmm-64", agent, trials=7, seed=0, progress=False, measurer=fake_measurer)
     assert result.trials == 7 and result.best is not None
+    assert agent.hparams()["cost_model"] == "pretrained"  # a CPU task
     mlp = agent.msgym_model  # the msgym model inside MetaSchedule's adapter
     assert "gmm-64" in mlp.data and len(mlp.data["gmm-64"]) >= 3  # learned from the task's measurements
+
+
+def test_the_learned_agent_is_the_default_and_searches_a_gpu_task_with_xgboost(fake_measurer):
+    """No model pretrained on GPU measurements ships: on a GPU task the default agent starts from
+    MetaSchedule's XGBoost; a cost model named by the user is kept."""
+    from msgym.search import DEFAULT_AGENT, SearchContext
+    from msgym.space import design_spaces
+    from msgym.tasks import get_task
+
+    assert DEFAULT_AGENT == "learned"
+    spaces = design_spaces(get_task("gmm-64", {"kind": "cuda", "arch": "sm_90"}))
+    agent = create(DEFAULT_AGENT, num_trials_per_iter=2, population_size=16)
+    agent.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))
+    assert agent.hparams()["cost_model"] == "xgb" and agent.propose(2)
+    agent.close()
+    chosen = create("learned", cost_model="mlp", num_trials_per_iter=2, population_size=16)
+    chosen.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))
+    assert chosen.hparams()["cost_model"] == "mlp"
+    chosen.close()
+    with pytest.raises(ValueError, match="choose auto, xgb"):
+        create("learned", cost_model="bogus")
