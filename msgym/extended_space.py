@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from msgym._tvm import is_gpu, ms, tvm
+from msgym._tvm import host_cores, is_gpu, ms, tvm
 from msgym.tasks.task import SPACE_KINDS, Task
 
 __all__ = [
@@ -144,7 +144,7 @@ def space_generator(kind: str, target: tvm.target.Target, mod: tvm.IRModule) -> 
             for rule in generator.sch_rules
         ]
     else:
-        cores = int(target.attrs.get("num-cores", 1))
+        cores = host_cores(target)
         rules = [
             SampledParallelVectorizeUnroll(cores)
             if isinstance(rule, ms.schedule_rule.ParallelizeVectorizeUnroll)
