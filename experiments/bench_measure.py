@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 
-from msgym._tvm import host_cpu, load_tensor_intrinsics, ms
+from msgym._tvm import host_cores, host_cpu, load_tensor_intrinsics, make_target, ms, use_threads
 from msgym.envs.outcome import measure_candidates
 from msgym.measure import Measurer
 from msgym.space import design_spaces
@@ -60,6 +60,7 @@ def run_metaschedule(tasks: dict[str, list]) -> tuple[float, dict]:
     # the 30 s build timeout, so every build fails (see stock_builder_error). Its workers get
     # msgym's fast import as their initializer: the pipeline as a user here would have to run it.
     builder = ms.builder.LocalBuilder(initializer=load_tensor_intrinsics)
+    use_threads(host_cores(make_target(None)))  # its runner's workers on the target's cores, as msgym's
     runner = ms.runner.LocalRunner()
     start = time.perf_counter()
     latencies, build_s, run_s = {}, 0.0, 0.0

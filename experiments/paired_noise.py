@@ -19,7 +19,7 @@ import time
 import numpy as np
 from common import emit
 
-from msgym._tvm import host_cpu, tvm
+from msgym._tvm import host_cores, host_cpu, tvm, use_threads
 from msgym.space import design_spaces
 from msgym.tasks import get_task
 
@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     task = get_task("gmm-512")
+    use_threads(host_cores(task.target))  # kernels on the target's cores, as the measurer runs them
     spaces = design_spaces(task)
     inputs = [tvm.runtime.tensor(a) for a in task.random_inputs(0)]
     timed = []

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from msgym._tvm import is_gpu, load_tensor_intrinsics, make_target, ms, tvm
+from msgym._tvm import host_cores, is_gpu, load_tensor_intrinsics, make_target, ms, tvm, use_threads
 from msgym.commands.references import P_VALUES
 from msgym.extended_space import packed_module
 from msgym.measure import Measurer
@@ -114,8 +114,12 @@ def tune_model(
         ],
         "msgym_tune_s": tune_s,
     }
+    # Every timer on the target's cores: PyTorch's threads, TVM's pool here and in the processes
+    # MetaSchedule's runner starts below (TVM's default is half the hardware threads: _tvm.py).
+    threads = use_threads(host_cores(target))
+    out["threads"] = threads
     timers = {
-        "pytorch_eager": _torch_timer(program),
+        "pytorch_eager": _torch_timer(program, threads),
         "tvm_untuned": _relax_timer(_build_untuned(program.mod, target), program, expected, "untuned"),
         "tvm_msgym": _relax_timer(_compile(db_dir, program.mod, target, prepack), program, expected, "msgym-tuned"),
     }
@@ -253,12 +257,12 @@ def _torch_output(program: Any) -> list[np.ndarray]:
     return [o.numpy() for o in outs]
 
 
-def _torch_timer(program: Any, repeat: int = 20) -> Callable[[], list[float]]:
+def _torch_timer(program: Any, threads: int, repeat: int = 20) -> Callable[[], list[float]]:
     """PyTorch eager on the model: ``repeat`` timed calls (after 3 untimed) on the kernels' threads."""
     import torch
 
     def timer() -> list[float]:
-        torch.set_num_threads(int(make_target(None).attrs["num-cores"]))
+        torch.set_num_threads(threads)
         with torch.no_grad():
             for _ in range(3):
                 program.model(*program.inputs)

@@ -52,7 +52,7 @@ from msgym.measure import runners
 from msgym.measure.process import WorkerLost, WorkerProcess
 from msgym.measure.result import MeasureResult, TimingConfig
 from msgym.measure.store import Entry, RecordStore, cache_dir, candidate_key, default_store, file_lock, make_record
-from msgym.measure.worker import TIMED_SUFFIX
+from msgym.measure.worker import TIMED_SUFFIX, kernel_threads
 from msgym.tasks import Task
 
 REFERENCE_TIMEOUT_S = 900.0  # an unscheduled program (the reference) can be slow
@@ -256,10 +256,16 @@ class Measurer:
     def _limits(self) -> tuple[float, float]:
         return (self.timing.build_timeout_s, self.timing.run_timeout_s)
 
-    def _cached(self, key: str) -> bool:
-        """Cached, and valid under this measurer's limits (a failure under smaller ones is retried)."""
+    def _cached(self, key: str, threads: "int | None") -> bool:
+        """Cached, and valid under this measurer's limits (a failure under smaller ones is retried),
+        estimator and CPU threads."""
         entry = self.cache.get(key)
-        return entry is not None and entry.answers(self._limits(), self.timing.estimator)
+        return entry is not None and entry.answers(self._limits(), self.timing.estimator, threads)
+
+    def _threads(self, task: Task) -> "int | None":
+        """The CPU threads ``task``'s kernels run on through this measurer (``worker.kernel_threads``);
+        None for a fake runner and on a GPU."""
+        return None if self.fake else kernel_threads(task.target, self.runner)
 
     def close(self) -> None:
         for builder in self.builders:
@@ -271,11 +277,12 @@ class Measurer:
 
     # ------------------------------------------------------------------------------ the pipeline
     def _measure_items(self, task: Task, items: list[_Item], use_cache: bool) -> list[MeasureResult]:
-        if use_cache and self.store is not None and any(not self._cached(item.key) for item in items):
+        threads = self._threads(task)
+        if use_cache and self.store is not None and any(not self._cached(item.key, threads) for item in items):
             self.cache.update(self.store.read_new())  # what other processes on this store measured meanwhile
         to_build = collections.deque()
         for item in items:
-            if use_cache and self._cached(item.key):
+            if use_cache and self._cached(item.key, threads):
                 item.result = self.cache[item.key].result
             else:
                 to_build.append(item)

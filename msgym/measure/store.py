@@ -150,12 +150,15 @@ class Entry:
         limits = (float(timing.get("build_timeout_s", "inf")), float(timing.get("run_timeout_s", "inf")))
         return cls(rec["task_key"], rec["space"], rec["decisions"], MeasureResult.from_json(rec["result"]), limits)
 
-    def answers(self, limits: tuple[float, float], estimator: "str | None" = None) -> bool:
-        """Whether this result stands under ``limits`` and ``estimator``: a success does if its
-        latency is the same statistic (a median is not a minimum: it is measured again); a failure
-        only if it happened under limits at least as large (a timeout under 3 s says nothing about 600 s)."""
+    def answers(self, limits: tuple[float, float], estimator: "str | None" = None, threads: "int | None" = None) -> bool:
+        """Whether this result stands under ``limits``, ``estimator`` and ``threads``: a success does if
+        its latency is the same statistic (a median is not a minimum: it is measured again) and, where
+        ``threads`` is given, the kernel ran on that many CPU threads (records before msgym set TVM's
+        pool ran on its default, one thread on a 2-core VM: measured again); a failure only if it
+        happened under limits at least as large (a timeout under 3 s says nothing about 600 s)."""
         if self.result.ok:
-            return estimator is None or self.result.estimator == estimator
+            same_statistic = estimator is None or self.result.estimator == estimator
+            return same_statistic and (threads is None or self.result.threads == threads)
         return all(mine >= theirs for mine, theirs in zip(self.limits, limits))
 
 

@@ -172,10 +172,11 @@ class Reference:
         return None
 
 
-def _open(runner: Runner, paths: list[str], target: Any):
-    """The loaded libraries and their device (the target's: CPU or GPU), here or on one RPC server;
-    a closer; and which machine it is (``local``, or the server's address as the tracker gave it),
-    recorded with the result."""
+def _open(runner: Runner, paths: list[str], target: Any, threads: "int | None"):
+    """The loaded libraries and their device (the target's: CPU or GPU), here or on one RPC server
+    whose CPU kernels run on ``threads`` threads (else a ``RuntimeError`` saying so); a closer; and
+    which machine it is (``local``, or the server's address as the tracker gave it), recorded with
+    the result."""
     import tvm
 
     from msgym._tvm import device_of
@@ -183,6 +184,8 @@ def _open(runner: Runner, paths: list[str], target: Any):
     if runner.name == "local":
         return [tvm.runtime.load_module(p) for p in paths], device_of(target), lambda: None, "local"
     session, server = _request(runner)
+    if threads is not None:
+        _check_server_threads(session, threads, server)
     names = [os.path.basename(p) for p in paths]
     for path in paths:
         session.upload(path)
@@ -220,12 +223,15 @@ def run(
     more for a contender (within ``timing.contender_ratio`` of ``best_s``, the task's best so far)."""
     import tvm
 
-    from msgym._tvm import is_gpu
+    from msgym._tvm import is_gpu, use_threads
 
     start = time.perf_counter()
+    threads = kernel_threads(ref.task.target, runner)
+    if threads is not None and runner.name == "local":
+        use_threads(threads)
     packed = os.path.exists(path + TIMED_SUFFIX)  # weights packed: time the kernel without the copy
     paths = [path, path + TIMED_SUFFIX] if packed else [path]
-    libs, dev, close, server = _open(runner, paths, ref.task.target)
+    libs, dev, close, server = _open(runner, paths, ref.task.target, threads)
     gpu = is_gpu(ref.task.target)  # timed by the device's own timer (time_evaluator: CUDA events)
     try:
         lib = libs[0]
@@ -280,9 +286,31 @@ def run(
             estimator=timing.estimator,
             run_s=time.perf_counter() - start,
             server=server,
+            threads=threads,
         )
     finally:
         close()
+
+
+def kernel_threads(target: Any, runner: Runner) -> "int | None":
+    """The CPU threads a target's kernels run on: a CPU target's cores (TVM's pool here,
+    ``_tvm.use_threads``, or an RPC server's, which is checked); None on a GPU."""
+    from msgym._tvm import host_cores, is_gpu
+
+    return None if is_gpu(target) else host_cores(target)
+
+
+def _check_server_threads(session: Any, threads: int, server: str) -> None:
+    """An RPC server's CPU kernels run on ``threads`` threads, or a ``RuntimeError`` says why not. Its
+    TVM pool is sized when the server's process makes it (``TVM_NUM_THREADS``, else half the
+    hardware threads on x86: ``_tvm.use_threads``) and can only be narrowed from here."""
+    session.get_function("runtime.config_threadpool")(0, threads)
+    has = int(session.get_function("runtime.NumThreads")())
+    if has != threads:
+        raise RuntimeError(
+            f"the RPC server {server} runs CPU kernels on {has} threads, the target has {threads} cores: "
+            f"start it with TVM_NUM_THREADS={threads} (or give a target whose num-cores is {has})"
+        )
 
 
 def _time_slow(func: Any, args: list, dev: Any, repeat: int) -> list[float]:

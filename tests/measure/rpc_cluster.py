@@ -19,8 +19,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def rpc_cluster(key: str, n_servers: int = 2) -> Iterator[int]:
-    """Start a tracker and ``n_servers`` servers registered under ``key``; yield the tracker port."""
+def rpc_cluster(key: str, n_servers: int = 2, threads: int | None = None) -> Iterator[int]:
+    """Start a tracker and ``n_servers`` servers registered under ``key``, their CPU kernels on
+    ``threads`` threads (default: this machine's cores, what its targets say); yield the tracker port."""
+    from msgym._tvm import host_cores, make_target
+
+    threads = threads or host_cores(make_target(None))
     port = free_port()
     # Each in its own process group: servers fork workers that must die with them.
     procs = [
@@ -67,6 +71,7 @@ def rpc_cluster(key: str, n_servers: int = 2) -> Iterator[int]:
                     start_new_session=True,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
+                    env={**os.environ, "TVM_NUM_THREADS": str(threads)},
                 )
             )
         _wait_for_servers(port, key, n_servers)

@@ -7,6 +7,7 @@ import pytest
 import tvm
 from tvm import te
 
+from msgym._tvm import host_cores
 from msgym.envs.outcome import measure_candidates
 from msgym.measure import Measurer, TimingConfig
 from msgym.space import design_spaces
@@ -47,6 +48,7 @@ def test_measures_a_scheduled_kernel(measurer):
     low, high = result.ci95
     assert low <= result.latency_s <= high and high < 2 * low  # sane: the few fastest repeats agree
     assert result.cv < 1.0
+    assert result.threads == host_cores(task.target)  # TVM's pool on the target's cores (test_tvm_threads)
     assert measurer.baseline(task).ok
 
 

@@ -65,3 +65,16 @@ def test_measures_through_a_tracker_and_two_servers_like_local():
         finally:
             remote.close()
             local.close()
+
+
+@pytest.mark.hardware
+def test_a_server_on_fewer_threads_than_the_target_has_cores_is_an_error():
+    """Its TVM pool cannot grow from here: timing there would quietly use part of the CPU."""
+    task = get_task("gmm-64", target={"kind": "llvm", "num-cores": 2})
+    spaces = design_spaces(task)
+    program = spaces.program(0, spaces.default_decisions(0)).mod
+    with rpc_cluster(KEY, n_servers=1, threads=1) as port:
+        with Measurer(runner=f"rpc://127.0.0.1:{port}/{KEY}") as remote:
+            result = remote.measure(task, program, use_cache=False)
+    assert not result.ok
+    assert "runs CPU kernels on 1 threads" in result.error and "TVM_NUM_THREADS=2" in result.error
