@@ -150,7 +150,9 @@ class Entry:
         limits = (float(timing.get("build_timeout_s", "inf")), float(timing.get("run_timeout_s", "inf")))
         return cls(rec["task_key"], rec["space"], rec["decisions"], MeasureResult.from_json(rec["result"]), limits)
 
-    def answers(self, limits: tuple[float, float], estimator: "str | None" = None, threads: "int | None" = None) -> bool:
+    def answers(
+        self, limits: tuple[float, float], estimator: "str | None" = None, threads: "int | None" = None
+    ) -> bool:
         """Whether this result stands under ``limits``, ``estimator`` and ``threads``: a success does if
         its latency is the same statistic (a median is not a minimum: it is measured again) and, where
         ``threads`` is given, the kernel ran on that many CPU threads (records before msgym set TVM's
