@@ -35,7 +35,7 @@ from msgym.tasks.sets import resolve
 def task_sets(rows, cpu: str, exclude: set[str]) -> dict[str, tuple]:
     """task -> (task, spaces, measured [(space, decisions, latency)], TaskData) for one machine's rows."""
     out = {}
-    for (name, row_cpu), task_rows in by_task(rows).items():
+    for (name, row_cpu, _threads), task_rows in by_task(rows).items():
         if row_cpu != cpu or name in exclude:
             continue
         task = get_task(name)

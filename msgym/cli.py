@@ -165,8 +165,9 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         print(f"wrote {n} measured candidates to {args.out}")
         return 0
     rows = dataset.load(args.file or [])
-    for (task, cpu), task_rows in sorted(dataset.by_task(rows).items()):
-        print(f"{task:<24} {cpu:<16} {len(task_rows):5d} candidates")
+    for (task, cpu, threads), task_rows in sorted(dataset.by_task(rows).items(), key=lambda kv: str(kv[0])):
+        on = f"{threads} threads" if threads else "TVM's default threads"
+        print(f"{task:<24} {cpu:<16} {on:<22} {len(task_rows):5d} candidates")
     print(f"{len(rows)} rows in all (shipped: {dataset.SHIPPED})")
     return 0
 

@@ -33,6 +33,9 @@ class Row:
     decisions: Any
     latency_s: float
     baseline_s: float
+    # CPU threads the kernel ran on (MeasureResult.threads). None in files written before msgym set
+    # TVM's pool: its default, half the hardware threads on x86 (one on this project's 2-vCPU VM).
+    threads: int | None = None
 
 
 def export(measurer: Any, tasks: Iterable[str], path: "str | Path", command: str = "") -> int:
@@ -49,7 +52,10 @@ def export(measurer: Any, tasks: Iterable[str], path: "str | Path", command: str
         if len(ok) < 2:
             continue
         baseline = measurer.baseline(task).latency_s
-        rows += [Row(task.spec, str(task.target), cpu, e.space, e.decisions, e.result.latency_s, baseline) for e in ok]
+        rows += [
+            Row(task.spec, str(task.target), cpu, e.space, e.decisions, e.result.latency_s, baseline, e.result.threads)
+            for e in ok
+        ]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(path, "wt") as f:
@@ -74,11 +80,12 @@ def load(paths: "Sequence[str | Path] | None" = None, shipped: bool = True) -> l
     return rows
 
 
-def by_task(rows: Iterable[Row]) -> dict[tuple[str, str], list[Row]]:
-    """Rows grouped by (task, cpu): latencies compare only within one machine."""
-    out: dict[tuple[str, str], list[Row]] = {}
+def by_task(rows: Iterable[Row]) -> dict[tuple[str, str, "int | None"], list[Row]]:
+    """Rows grouped by (task, cpu, threads): latencies compare only within one machine and one
+    thread count."""
+    out: dict[tuple[str, str, int | None], list[Row]] = {}
     for row in rows:
-        out.setdefault((row.task, row.cpu), []).append(row)
+        out.setdefault((row.task, row.cpu, row.threads), []).append(row)
     return out
 
 

@@ -33,13 +33,22 @@ def test_round_trip_collect_export_load_replay(tmp_path):
         task = get_task(row.task)
         entry = entries[(task.key, row.space, json.dumps(row.decisions))]
         assert row.latency_s == entry.result.latency_s and row.target == str(task.target)
+        assert row.threads == entry.result.threads  # None from the fake runner; the cores for real ones
         spaces = design_spaces(task)
         # replay gives the program that was measured
         assert structural_key(spaces.program(row.space, row.decisions).mod) == structural_key(
             spaces.program(entry.space, entry.decisions).mod
         )
     groups = dataset.by_task(rows)
-    assert {task for task, _ in groups} == {"gmm-64", "sfm-64"}
+    assert {task for task, _, _ in groups} == {"gmm-64", "sfm-64"}
+
+
+def test_rows_of_another_thread_count_are_another_group():
+    """Latencies measured on TVM's default pool (files before msgym set it: no ``threads``) and on
+    the target's cores are not compared with each other."""
+    old = dataset.Row("gmm-64", "llvm", "x", 0, [], 1e-3, 1e-2)
+    new = dataset.Row("gmm-64", "llvm", "x", 0, [], 5e-4, 1e-2, threads=2)
+    assert set(dataset.by_task([old, new])) == {("gmm-64", "x", None), ("gmm-64", "x", 2)}
 
 
 def test_a_file_that_is_not_a_dataset_is_named(tmp_path):
