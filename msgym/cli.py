@@ -295,6 +295,7 @@ def _cmd_tune_model(args: argparse.Namespace) -> int:
             verify_rounds=args.verify_rounds,
             target=args.target,
             space=args.space,
+            max_trials_per_task=args.max_trials_per_task,
         )
     print(
         f"{out['model']} ({out['input_shapes']}), {args.trials} trials over "
@@ -469,6 +470,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agent", default=DEFAULT_AGENT, help=f"an agent ({', '.join(AGENTS)}; default {DEFAULT_AGENT})")
     p.add_argument("--agent-opt", action="append", metavar="KEY=VALUE", help=agent_opt_help)
     p.add_argument("--trials", type=int, default=64, help="total trials, spread over the model's tasks")
+    p.add_argument(
+        "--max-trials-per-task",
+        type=int,
+        default=None,
+        help="no task gets more trials than this (default: any task may get all of them)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--with-metaschedule",

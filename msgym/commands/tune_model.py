@@ -60,9 +60,12 @@ def tune_model(
     verify_rounds: int = 3,
     target: "str | None" = None,
     space: str = "default",
+    max_trials_per_task: "int | None" = None,
 ) -> dict:
     if not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials must be a positive integer, got {trials!r}")
+    if max_trials_per_task is not None and (not isinstance(max_trials_per_task, int) or max_trials_per_task < 1):
+        raise ValueError(f"max_trials_per_task must be a positive integer or None, got {max_trials_per_task!r}")
     if target is not None and is_gpu(make_target(target)):
         raise ValueError(
             "tune-model builds and times whole models on this CPU only for now (a GPU build of the untuned "
@@ -78,9 +81,10 @@ def tune_model(
 
     tunable = [mt for mt in tasks if sum(design_spaces(mt.task).sizes) > 1]
     t0 = time.perf_counter()
+    per_task = min(trials, max_trials_per_task or trials)  # a search is done at its own budget
     searches = {
         mt.operator: Search(
-            mt.task, agent, trials, seed, measurer=measurer, progress=False, agent_options=agent_options
+            mt.task, agent, per_task, seed, measurer=measurer, progress=False, agent_options=agent_options
         )
         for mt in tunable
     }
@@ -100,6 +104,7 @@ def tune_model(
         "input_shapes": program.shape_text,
         "agent": agent,
         "trials": trials,
+        "max_trials_per_task": max_trials_per_task,
         "tasks": [
             {
                 "task": mt.task.spec,

@@ -128,9 +128,10 @@ def test_a_failure_is_reused_only_under_limits_at_least_as_large(tmp_path):
     with Measurer(TimingConfig(run_timeout_s=3.0), runner="fake", store=store) as short:
         short.record(task, 0, [1], MeasureResult(error="run timed out after 3 s"), runner="fake")
     with Measurer(TimingConfig(run_timeout_s=3.0), runner="fake", store=store) as same:
-        assert same._cached(next(iter(same.cache)))  # the same limits: the failure stands
+        assert same._cached(next(iter(same.cache)), same._threads(task))  # the same limits: the failure stands
     with Measurer(TimingConfig(run_timeout_s=600.0), runner="fake", store=store) as longer:
-        assert not longer._cached(next(iter(longer.cache)))  # larger limits: it is measured again
+        # larger limits: it is measured again
+        assert not longer._cached(next(iter(longer.cache)), longer._threads(task))
 
 
 @pytest.mark.hardware
@@ -163,9 +164,9 @@ def test_a_latency_of_another_estimator_is_measured_again(tmp_path):
     store.write_text(json.dumps(lines[0]) + "\n")
     with Measurer(runner="fake", store=store) as m:
         [entry] = m.cache.values()
-        assert entry.result.estimator == "median" and not m._cached(entry_key(m))
+        assert entry.result.estimator == "median" and not m._cached(entry_key(m), m._threads(task))
     with Measurer(TimingConfig(estimator="median"), runner="fake", store=store) as m:
-        assert m._cached(entry_key(m))
+        assert m._cached(entry_key(m), m._threads(task))
 
 
 def entry_key(measurer):

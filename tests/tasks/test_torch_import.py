@@ -71,6 +71,18 @@ def test_whole_model_tuning_compiles_a_model_that_matches_pytorch(measurer):
     }
     with pytest.raises(ValueError, match="positive integer"):
         tune_model(f"{MODELS}:two_layers", measurer, [(4, 16)], trials=0)
+    with pytest.raises(ValueError, match="max_trials_per_task must be a positive integer"):
+        tune_model(f"{MODELS}:two_layers", measurer, [(4, 16)], trials=4, max_trials_per_task=0)
+
+
+def test_no_model_task_gets_more_trials_than_its_cap(measurer):
+    from msgym.commands.tune_model import tune_model
+
+    out = tune_model(
+        f"{MODELS}:two_layers", measurer, [(4, 16)], "random", 8, batch=2, progress=False, max_trials_per_task=3
+    )
+    tuned = [t["trials"] for t in out["tasks"] if t["trials"]]
+    assert tuned and max(tuned) == 3 and out["max_trials_per_task"] == 3
 
 
 @pytest.mark.hardware
