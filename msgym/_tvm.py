@@ -55,6 +55,7 @@ __all__ = [
     "has_gpu",
     "host_cores",
     "use_threads",
+    "pool_threads",
 ]
 
 GPU_KINDS = ("cuda",)
@@ -126,15 +127,22 @@ def use_threads(n: int) -> int:
     if n < 1:
         raise ValueError(f"a CPU kernel needs at least one thread, not {n}")
     os.environ["TVM_NUM_THREADS"] = str(n)  # read by TVM when it makes the pool, and by child processes
-    threads = tvm.get_global_func("runtime.NumThreads")
-    if threads() != n:
-        tvm.get_global_func("runtime.config_threadpool")(0, n)  # 0: no core binding asked
-    if threads() != n:
+    has = pool_threads(n)
+    if has != n:
         raise RuntimeError(
-            f"TVM's thread pool in this process already runs {threads()} threads and cannot run {n} "
+            f"TVM's thread pool in this process already runs {has} threads and cannot run {n} "
             "(the target's cores); start the process with TVM_NUM_THREADS set to the target's num-cores"
         )
     return n
+
+
+def pool_threads(n: int, get_function: Any = None) -> int:
+    """Narrow a TVM thread pool to ``n`` threads where it runs another count, and return the count
+    it runs then: this process's pool, or an RPC session's (``get_function=session.get_function``)."""
+    get = get_function or tvm.get_global_func
+    if int(get("runtime.NumThreads")()) != n:
+        get("runtime.config_threadpool")(0, n)  # 0: no core binding asked
+    return int(get("runtime.NumThreads")())
 
 
 def _cpu_spec() -> dict:

@@ -265,7 +265,7 @@ class Measurer:
     def _threads(self, task: Task) -> "int | None":
         """The CPU threads ``task``'s kernels run on through this measurer (``worker.kernel_threads``);
         None for a fake runner and on a GPU."""
-        return None if self.fake else kernel_threads(task.target, self.runner)
+        return None if self.fake else kernel_threads(task.target)
 
     def close(self) -> None:
         for builder in self.builders:

@@ -45,8 +45,8 @@ class MeasureResult:
     build_s: float = 0.0
     run_s: float = 0.0
     server: str | None = None  # the machine that ran it: "local", or the RPC server's address
-    # CPU threads the kernel ran on (the target's cores); None on a GPU, an RPC server, and in
-    # records written before msgym set TVM's thread pool (it had run on TVM's default: _tvm.use_threads).
+    # CPU threads the kernel ran on (the target's cores, here or on an RPC server); None on a GPU and
+    # in records written before msgym set TVM's thread pool (it had run on TVM's default: _tvm.use_threads).
     threads: int | None = None
 
     @property

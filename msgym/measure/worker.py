@@ -226,7 +226,7 @@ def run(
     from msgym._tvm import is_gpu, use_threads
 
     start = time.perf_counter()
-    threads = kernel_threads(ref.task.target, runner)
+    threads = kernel_threads(ref.task.target)
     if threads is not None and runner.name == "local":
         use_threads(threads)
     packed = os.path.exists(path + TIMED_SUFFIX)  # weights packed: time the kernel without the copy
@@ -292,7 +292,7 @@ def run(
         close()
 
 
-def kernel_threads(target: Any, runner: Runner) -> "int | None":
+def kernel_threads(target: Any) -> "int | None":
     """The CPU threads a target's kernels run on: a CPU target's cores (TVM's pool here,
     ``_tvm.use_threads``, or an RPC server's, which is checked); None on a GPU."""
     from msgym._tvm import host_cores, is_gpu
@@ -304,8 +304,9 @@ def _check_server_threads(session: Any, threads: int, server: str) -> None:
     """An RPC server's CPU kernels run on ``threads`` threads, or a ``RuntimeError`` says why not. Its
     TVM pool is sized when the server's process makes it (``TVM_NUM_THREADS``, else half the
     hardware threads on x86: ``_tvm.use_threads``) and can only be narrowed from here."""
-    session.get_function("runtime.config_threadpool")(0, threads)
-    has = int(session.get_function("runtime.NumThreads")())
+    from msgym._tvm import pool_threads
+
+    has = pool_threads(threads, session.get_function)
     if has != threads:
         raise RuntimeError(
             f"the RPC server {server} runs CPU kernels on {has} threads, the target has {threads} cores: "
