@@ -173,15 +173,17 @@ class Reference:
 
 
 def _open(runner: Runner, paths: list[str], target: Any, threads: "int | None"):
-    """The loaded libraries and their device (the target's: CPU or GPU), here or on one RPC server
-    whose CPU kernels run on ``threads`` threads (else a ``RuntimeError`` saying so); a closer; and
-    which machine it is (``local``, or the server's address as the tracker gave it), recorded with
-    the result."""
+    """The loaded libraries and their device (the target's: CPU or GPU), here (TVM's pool set to
+    ``threads``) or on one RPC server whose CPU kernels run on ``threads`` threads (else a
+    ``RuntimeError`` saying so); a closer; and which machine it is (``local``, or the server's
+    address as the tracker gave it), recorded with the result."""
     import tvm
 
-    from msgym._tvm import device_of
+    from msgym._tvm import device_of, use_threads
 
     if runner.name == "local":
+        if threads is not None:
+            use_threads(threads)
         return [tvm.runtime.load_module(p) for p in paths], device_of(target), lambda: None, "local"
     session, server = _request(runner)
     if threads is not None:
@@ -223,12 +225,10 @@ def run(
     more for a contender (within ``timing.contender_ratio`` of ``best_s``, the task's best so far)."""
     import tvm
 
-    from msgym._tvm import is_gpu, use_threads
+    from msgym._tvm import is_gpu
 
     start = time.perf_counter()
     threads = kernel_threads(ref.task.target)
-    if threads is not None and runner.name == "local":
-        use_threads(threads)
     packed = os.path.exists(path + TIMED_SUFFIX)  # weights packed: time the kernel without the copy
     paths = [path, path + TIMED_SUFFIX] if packed else [path]
     libs, dev, close, server = _open(runner, paths, ref.task.target, threads)
