@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from msgym._tvm import host_cpu  # noqa: E402
 from msgym.commands.references import pytorch_timers  # noqa: E402
 from msgym.envs.outcome import measure_candidates  # noqa: E402
-from msgym.extended_space import JOBS_PER_CORE, VECTOR_LANES, from_default  # noqa: E402
+from msgym.extended_space import JOBS_PER_CORE, VECTOR_LANES, from_default, root_decisions  # noqa: E402
 from msgym.measure import Measurer  # noqa: E402
 from msgym.search import command_line  # noqa: E402
 from msgym.search.verify import verify_candidates  # noqa: E402
@@ -32,12 +32,15 @@ from msgym.space import design_spaces  # noqa: E402
 from msgym.tasks import get_task  # noqa: E402
 
 
-def neighbours(n_default: int, space: int, decisions: list) -> list[tuple[int, list]]:
+def neighbours(extended, n_default: int, space: int, decisions: list) -> list[tuple[int, list]]:
     """The candidate in the extended space with every packing x parallel x vector choice."""
-    base_space, base = from_default(space, decisions)
+    base_space, base = from_default(extended, space, decisions)
+    at = root_decisions(extended, base_space)
     out = []
     for packed, jobs, lanes in itertools.product((False, True), range(len(JOBS_PER_CORE)), range(len(VECTOR_LANES))):
-        out.append((base_space + (n_default if packed else 0), [*base[:-3], jobs, lanes, base[-1]]))
+        cand = list(base)
+        cand[at["parallel"]], cand[at["vector"]] = jobs, lanes
+        out.append((base_space + (n_default if packed else 0), cand))
     return out
 
 
@@ -67,7 +70,7 @@ def main() -> int:
             )[: args.per_task]
             tried = []
             for cand in seeds:
-                around = neighbours(n_default, cand["space"], cand["decisions"])
+                around = neighbours(spaces, n_default, cand["space"], cand["decisions"])
                 results = measure_candidates(measurer, spaces, around)
                 tried += [(c, r.latency_s) for c, r in zip(around, results) if r.ok]
             best = min(tried, key=lambda t: t[1])[0]
@@ -87,8 +90,8 @@ def main() -> int:
                 "extended_over_default": gf[best_key] / original_best,
                 "extended_best": {
                     "packed": best[0] >= n_default,
-                    "jobs_per_core": JOBS_PER_CORE[best[1][-3]],
-                    "vector_lanes": VECTOR_LANES[best[1][-2]],
+                    "jobs_per_core": JOBS_PER_CORE[best[1][root_decisions(spaces, best[0])["parallel"]]],
+                    "vector_lanes": VECTOR_LANES[best[1][root_decisions(spaces, best[0])["vector"]]],
                 },
                 "pytorch_eager_gflops": gf.get("pytorch_eager"),
                 "measured": len(tried),

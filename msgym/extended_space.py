@@ -28,7 +28,17 @@ opt-in limit (``space_target``), so larger tiles become candidates; TVM's CUDA r
 kernel's dynamic shared memory limit when it launches one that needs more than 48 KB. (float32
 GEMM 2048 on an H200 stayed at 0.67x cuBLAS in the default space: BENCHMARKS.md, "CUDA targets".)
 
-Not yet a decision: the inner loop order.
+**The inner loop order.** MetaSchedule's CPU multi-level tiling (structure ``SSRSRS``) always
+orders a tiled block's innermost levels S2 R1 S3: for each inner spatial tile, reduce over the inner
+reduction tile, updating the innermost spatial tile (for a GEMM: ``i2 j2 k1 i3 j3``). Where a program
+has such a block the root rule samples one of ``INNER_ORDERS`` too and marks the root block with it;
+``RewriteInnerOrder``, the first postprocessor, reorders each such block's inner loops by it and
+removes the mark. The options: MetaSchedule's order; the innermost spatial loop alone inside the
+reduction (``i2 j2 i3 k1 j3``: a row of accumulators per k step, the micro-kernel of oneDNN's
+direct convolutions, output channels innermost); the reduction outside both inner spatial levels
+(``k1 i2 j2 i3 j3``: the whole S2 x S3 tile updated per k step). Where a producer was computed
+inside those loops (they no longer nest one in another) the order stays MetaSchedule's, so every
+option gives a program.
 """
 
 from __future__ import annotations
@@ -45,9 +55,12 @@ __all__ = [
     "constant_inputs",
     "packed_module",
     "from_default",
+    "root_decisions",
     "JOBS_PER_CORE",
     "VECTOR_LANES",
     "UNROLL_STEPS",
+    "INNER_ORDERS",
+    "RewriteInnerOrder",
     "SHARED_OPTIN_BYTES",
     "space_target",
 ]
@@ -56,6 +69,11 @@ __all__ = [
 JOBS_PER_CORE = (1, 4, 16, 64)  # the parallel granularity; MetaSchedule fixes 16
 VECTOR_LANES = (8, 16, 32, 64)  # the widest loop vectorized; MetaSchedule fixes 64
 UNROLL_STEPS = (0, 16, 64, 512)  # MetaSchedule's own options (it samples these too)
+# The order of a multi-level-tiled block's innermost levels (S2 R1 S3; s3 is S3's last loop, the
+# one vectorized, S3' the rest): MetaSchedule's first, the only one it has.
+INNER_ORDERS = ("S2 R1 S3", "S2 S3' R1 s3", "R1 S2 S3")
+INNER_ORDER_KEY = "msgym.inner_order"  # the root block's mark, read by RewriteInnerOrder
+TILING_KEY = "meta_schedule.tiling_structure"  # MultiLevelTiling's mark on the blocks it tiled
 # The most shared memory one block may use when it opts in (dynamic shared memory), by compute
 # capability: CUDA C++ Programming Guide, "Technical Specifications per Compute Capability".
 SHARED_OPTIN_BYTES = {
@@ -74,9 +92,73 @@ def _root(sch: Any, block: Any) -> bool:
     return sch.get_sref(block).parent is None
 
 
+def _tiled_tail(sch: Any, block: Any) -> "list | None":
+    """The innermost levels (S2, R1, S3) of a block MetaSchedule's CPU tiling gave structure
+    ``SSRSRS`` with at least one spatial and one reduction iterator, as lists of loop RVs; None
+    for any other block. Its tiles are ordered level by level (``MultiLevelTiling``'s reorder), each
+    spatial level one loop per spatial iterator, each reduction level one per reduction iterator."""
+    node = sch.get(block)
+    if str(node.annotations.get(TILING_KEY, "")) != "SSRSRS":
+        return None
+    kinds = [int(iv.iter_type) for iv in node.iter_vars]
+    s, r = kinds.count(0), kinds.count(2)  # IterVar.DataPar, IterVar.CommReduce
+    if s == 0 or r == 0 or len(kinds) != s + r:
+        return None
+    loops = sch.get_loops(block)
+    if len(loops) < 4 * s + 2 * r:
+        return None
+    tail = loops[len(loops) - (2 * s + r) :]
+    return [tail[:s], tail[s : s + r], tail[s + r :]]
+
+
+def _tiled_blocks(sch: Any, root: Any) -> list:
+    """The root's child blocks whose inner loop order is a decision (``_tiled_tail``)."""
+    return [b for b in sch.get_child_blocks(root) if _tiled_tail(sch, b) is not None]
+
+
+def _nested(sch: Any, loops: list) -> bool:
+    """Whether each loop but the last holds exactly the next one (what a reorder needs)."""
+    return all(sch.get(outer).body.same_as(sch.get(inner)) for outer, inner in zip(loops, loops[1:]))
+
+
+def reorder_inner(sch: Any, block: Any, order: int) -> None:
+    """Put a tiled block's innermost levels in ``INNER_ORDERS[order]``; leave MetaSchedule's order
+    where they do not nest perfectly (a producer computed at one of them)."""
+    s2, r1, s3 = _tiled_tail(sch, block)
+    new = [s2 + r1 + s3, s2 + s3[:-1] + r1 + s3[-1:], r1 + s2 + s3][order]
+    if order and _nested(sch, s2 + r1 + s3):
+        sch.reorder(*new)
+
+
+@tvm.ir.utils.derived_object
+class RewriteInnerOrder(ms.postproc.PyPostproc):
+    """Reorders the tiled blocks' inner loops as the root block's ``msgym.inner_order`` mark says
+    (``SampledParallelVectorizeUnroll`` samples it), then removes the mark. First among the
+    postprocessors: the vectorizing one then sees the final innermost loop."""
+
+    def _initialize_with_tune_context(self, context: Any) -> None:
+        pass
+
+    def apply(self, sch: Any) -> bool:
+        for name in (g.name_hint for g in sch.mod.get_global_vars()):
+            root = sch.get_sblock("root", func_name=name)
+            order = sch.get(root).annotations.get(INNER_ORDER_KEY)
+            if order is None:
+                continue
+            for block in _tiled_blocks(sch, root):
+                reorder_inner(sch, block, int(order))
+            sch.unannotate(root, INNER_ORDER_KEY)
+        return True
+
+    def clone(self) -> "RewriteInnerOrder":
+        return RewriteInnerOrder()
+
+
 @tvm.ir.utils.derived_object
 class SampledParallelVectorizeUnroll(ms.schedule_rule.PyScheduleRule):
-    """``ParallelizeVectorizeUnroll`` with its parallel extent and vector limit sampled too."""
+    """``ParallelizeVectorizeUnroll`` with its parallel extent and vector limit sampled too, and, where
+    the program has a block MetaSchedule tiled (``_tiled_tail``), the inner loop order; the root
+    is visited last, so those blocks are tiled by then."""
 
     def __init__(self, cores: int = 1):
         super().__init__()
@@ -95,6 +177,9 @@ class SampledParallelVectorizeUnroll(ms.schedule_rule.PyScheduleRule):
         sch.annotate(block, "meta_schedule.parallel", jobs)
         sch.annotate(block, "meta_schedule.vectorize", lanes)
         sch.annotate(block, "meta_schedule.unroll_explicit", unroll)
+        if _tiled_blocks(sch, block):
+            order = sch.sample_categorical(list(range(len(INNER_ORDERS))), uniform(len(INNER_ORDERS)))
+            sch.annotate(block, INNER_ORDER_KEY, order)
         return [sch]
 
     def clone(self) -> "SampledParallelVectorizeUnroll":
@@ -131,19 +216,22 @@ def _dynamic_shared_tiling() -> Any:
 def space_generator(kind: str, target: tvm.target.Target, mod: tvm.IRModule) -> Any:
     """What ``TuneContext(space_generator=...)`` gets for a space kind: MetaSchedule's name for the
     default space; for the extended one its rules with one replaced (see module docstring): on a CPU
-    the last (parallel, vector, unroll), on a GPU the multi-level tiling (dynamic shared memory)."""
+    the last (parallel, vector, unroll, inner loop order) and ``RewriteInnerOrder`` first among the
+    postprocessors, on a GPU the multi-level tiling (dynamic shared memory)."""
     if kind not in SPACE_KINDS:
         raise ValueError(f"unknown design space {kind!r}; choose one of {', '.join(SPACE_KINDS)}")
     if kind == "default":
         return "post-order-apply"
     default = ms.TuneContext(mod=mod, target=target, space_generator="post-order-apply", task_name="rules")
     generator = default.space_generator
+    postprocs = list(generator.postprocs)
     if is_gpu(target):
         rules = [
             _dynamic_shared_tiling() if type(rule) is ms.schedule_rule.MultiLevelTiling else rule
             for rule in generator.sch_rules
         ]
     else:
+        postprocs = [RewriteInnerOrder(), *postprocs]
         cores = host_cores(target)
         rules = [
             SampledParallelVectorizeUnroll(cores)
@@ -152,7 +240,7 @@ def space_generator(kind: str, target: tvm.target.Target, mod: tvm.IRModule) -> 
             for rule in generator.sch_rules
         ]
     return ms.space_generator.PostOrderApply(
-        sch_rules=rules, postprocs=list(generator.postprocs), mutator_probs=dict(generator.mutator_probs)
+        sch_rules=rules, postprocs=postprocs, mutator_probs=dict(generator.mutator_probs)
     )
 
 
@@ -183,7 +271,28 @@ def space_modules(task: Task) -> list[tvm.IRModule]:
     return [task.mod, packed_module(task)]
 
 
-def from_default(space: int, decisions: list) -> tuple[int, list]:
-    """The extended-space candidate that is a default-space candidate (same program, unpacked):
-    MetaSchedule's fixed parallel and vector values inserted before its unroll decision, the last."""
-    return space, [*decisions[:-1], JOBS_PER_CORE.index(16), VECTOR_LANES.index(64), decisions[-1]]
+def root_decisions(extended: Any, space: int) -> dict[str, int]:
+    """Where the root rule's decisions sit in a space of ``extended`` (a task's extended
+    ``DesignSpaces``): {"parallel", "vector", "unroll"[, "order"]: index}. They follow one another,
+    but not always at the end (conv2d's padding gets its compute location after them)."""
+    insts = extended.sampling[space]
+    for i, inst in enumerate(insts):
+        if inst.kind.name == "SampleCategorical" and [int(c) for c in inst.attrs[0]] == list(VECTOR_LANES):
+            found = {"parallel": i - 1, "vector": i, "unroll": i + 1}
+            after = insts[i + 2] if i + 2 < len(insts) else None
+            if after is not None and after.kind.name == "SampleCategorical":
+                if [int(c) for c in after.attrs[0]] == list(range(len(INNER_ORDERS))):
+                    found["order"] = i + 2
+            return found
+    raise ValueError(f"design space {space} of task {extended.task.name} has no extended root decisions")
+
+
+def from_default(extended: Any, space: int, decisions: list) -> tuple[int, list]:
+    """The candidate of ``extended`` (the task's extended ``DesignSpaces``) that is a default-space
+    candidate (same program, unpacked): MetaSchedule's fixed parallel and vector values inserted
+    before its unroll decision, and its inner loop order after it where that is a decision."""
+    at = root_decisions(extended, space)
+    fixed = [JOBS_PER_CORE.index(16), VECTOR_LANES.index(64), decisions[at["parallel"]]]
+    if "order" in at:
+        fixed.append(INNER_ORDERS.index("S2 R1 S3"))
+    return space, [*decisions[: at["parallel"]], *fixed, *decisions[at["parallel"] + 1 :]]

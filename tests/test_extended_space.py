@@ -1,6 +1,6 @@
-"""The extended design space: the parallel granularity and vector width MetaSchedule fixes become
-decisions; every option gives a program; programs build, pass the output check, replay and export;
-the default space is unchanged."""
+"""The extended design space: the parallel granularity, vector width and inner loop order
+MetaSchedule fixes become decisions; every option gives a program; programs build, pass the output
+check, replay and export; the default space is unchanged."""
 
 import itertools
 import random
@@ -9,7 +9,7 @@ import pytest
 import tvm_ffi
 
 from msgym._tvm import ms
-from msgym.extended_space import JOBS_PER_CORE, UNROLL_STEPS, VECTOR_LANES
+from msgym.extended_space import INNER_ORDERS, JOBS_PER_CORE, UNROLL_STEPS, VECTOR_LANES, root_decisions
 from msgym.space import design_spaces
 from msgym.tasks import TaskError, get_task
 from tests.measure.test_gpu import H100, needs_compiler
@@ -19,7 +19,7 @@ def _kinds(spaces, i):
     return [inst.kind.name for inst in spaces.sampling[i]]
 
 
-def test_the_extended_space_adds_two_decisions_and_leaves_the_default_space_alone():
+def test_the_extended_space_adds_three_decisions_and_leaves_the_default_space_alone():
     task = get_task("gmm-64")
     default, extended = design_spaces(task), design_spaces(get_task("gmm-64", space="extended"))
     ms_own = ms.TuneContext(mod=task.mod, target=task.target, space_generator="post-order-apply", task_name="t")
@@ -27,36 +27,78 @@ def test_the_extended_space_adds_two_decisions_and_leaves_the_default_space_alon
     assert [_kinds(default, i) for i in range(len(default))] == ms_kinds  # MetaSchedule's own space
     assert len(extended) == 2 * len(default)  # unpacked, then packed weights
     for i in range(len(extended)):
-        assert _kinds(extended, i) == _kinds(default, i % len(default)) + ["SampleCategorical", "SampleCategorical"]
-    assert sum(extended.sizes) == 2 * 16 * sum(default.sizes)  # x 4 parallel granularities x 4 vector widths
+        assert _kinds(extended, i) == _kinds(default, i % len(default)) + ["SampleCategorical"] * 3
+    # x 4 parallel granularities x 4 vector widths x 3 inner loop orders
+    assert sum(extended.sizes) == 2 * 16 * 3 * sum(default.sizes)
     assert get_task("gmm-64", space="extended").key != task.key  # measured apart
     assert get_task("gmm-64", space="extended").program_key == task.program_key  # one reference, one baseline
 
 
-def test_every_option_of_the_new_decisions_gives_a_program():
-    """Brute force over the three root decisions (parallel, vector, unroll) after two walks' tiling:
-    every combination passes every postprocessor; and each new decision changes the program for
-    some tiling (with a small outer loop nest, every parallel limit fuses the same loops)."""
-    spaces = design_spaces(get_task("gmm-64", space="extended"))
+def test_the_inner_loop_order_is_a_decision_only_where_a_block_is_tiled():
+    """GEMM and conv2d have a block MetaSchedule's multi-level tiling tiles; softmax does not, so
+    it gets no order decision (it would change nothing)."""
+    for name, ordered in (("gmm-64", True), ("c2d", True), ("sfm-64", False)):
+        spaces = design_spaces(get_task(name, space="extended"))
+        assert all(("order" in root_decisions(spaces, i)) == ordered for i in range(len(spaces))), name
+
+
+def _options(spaces, space, walk, position, n):
+    """The final programs of a walk with decision ``position`` set to each of its ``n`` options."""
+    programs = []
+    for option in range(n):
+        decisions = list(walk)
+        decisions[position] = option
+        programs.append(spaces.program_mod(space, decisions))
+    return programs
+
+
+@pytest.mark.parametrize("name", ["gmm-64", "c2d"])
+def test_every_option_of_the_new_decisions_gives_a_program(name):
+    """Brute force over the four root decisions (parallel, vector, unroll, inner order) after two
+    walks' tiling: every combination passes every postprocessor; and each new decision changes the
+    program for some tiling (with a small outer loop nest, every parallel limit fuses the same loops)."""
+    spaces = design_spaces(get_task(name, space="extended"))
     rng = random.Random(0)
-    sizes = [len(JOBS_PER_CORE), len(VECTOR_LANES), len(UNROLL_STEPS)]
+    names = ("parallel", "vector", "unroll", "order")
+    sizes = dict(zip(names, (len(JOBS_PER_CORE), len(VECTOR_LANES), len(UNROLL_STEPS), len(INNER_ORDERS))))
     for _ in range(2):
         space, walk = spaces.sample(rng)
-        for combo in itertools.product(*(range(n) for n in sizes)):
-            assert spaces.valid(space, walk[:-3] + list(combo)), (space, combo)
-    changed = {"parallel": False, "vector": False}
+        at = root_decisions(spaces, space)
+        for combo in itertools.product(*(range(sizes[n]) for n in names)):
+            decisions = list(walk)
+            for n, option in zip(names, combo):
+                decisions[at[n]] = option
+            assert spaces.valid(space, decisions), (space, combo)
+    changed = {"parallel": False, "vector": False, "order": False}
     for _ in range(30):
         space, walk = spaces.sample(rng)
-        for name, position in (("parallel", -3), ("vector", -2)):
-            programs = set()
-            for option in range(sizes[position + 3]):
-                decisions = list(walk)
-                decisions[position] = option
-                programs.add(tvm_ffi.structural_hash(spaces.program_mod(space, decisions)))
-            changed[name] |= len(programs) > 1
+        at = root_decisions(spaces, space)
+        for n in changed:
+            programs = _options(spaces, space, walk, at[n], sizes[n])
+            changed[n] |= len({tvm_ffi.structural_hash(p) for p in programs}) > 1
         if all(changed.values()):
             break
-    assert changed == {"parallel": True, "vector": True}
+    assert changed == {"parallel": True, "vector": True, "order": True}
+
+
+def test_each_inner_order_puts_the_loops_where_it_says():
+    """GEMM (b, i, j; k): MetaSchedule's ``b2 i2 j2 k1 b3 i3 j3``; the innermost spatial loop alone
+    inside the reduction; the reduction outside both inner spatial levels. The mark is removed."""
+    spaces = design_spaces(get_task("gmm-64", space="extended"))
+    space, walk = spaces.sample(random.Random(1), space=0)
+    at = root_decisions(spaces, space)
+    want = {
+        "S2 R1 S3": ["b_2", "i_2", "j_2", "k_1", "b_3", "i_3", "j_3"],
+        "S2 S3' R1 s3": ["b_2", "i_2", "j_2", "b_3", "i_3", "k_1", "j_3"],
+        "R1 S2 S3": ["k_1", "b_2", "i_2", "j_2", "b_3", "i_3", "j_3"],
+    }
+    for option, order in enumerate(INNER_ORDERS):
+        decisions = list(walk)
+        decisions[at["order"]] = option
+        sch = spaces.program(space, decisions)
+        loops = [sch.get(loop).loop_var.name for loop in sch.get_loops(sch.get_sblock("Z_update"))]
+        assert loops[-7:] == want[order], (order, loops)
+        assert "msgym.inner_order" not in sch.mod.script()
 
 
 def test_an_unknown_space_is_refused_naming_the_valid_ones():
@@ -137,17 +179,19 @@ def tvm_ffi_json(mod):
     return tvm.ir.save_json(mod)
 
 
-def test_the_default_space_is_inside_the_extended_one():
-    """MetaSchedule's fixed values (16 jobs per core, 64 lanes) are options: a default candidate, its
-    unroll decision moved after them, is the same program in the extended space."""
+@pytest.mark.parametrize("name", ["gmm-64", "c2d"])
+def test_the_default_space_is_inside_the_extended_one(name):
+    """MetaSchedule's fixed values (16 jobs per core, 64 lanes, its inner loop order) are options: a
+    default candidate with them is the same program in the extended space (conv2d: the padding's
+    compute location, sampled after the root's decisions, stays last)."""
     from msgym.extended_space import from_default
 
-    default = design_spaces(get_task("gmm-64"))
-    extended = design_spaces(get_task("gmm-64", space="extended"))
+    default = design_spaces(get_task(name))
+    extended = design_spaces(get_task(name, space="extended"))
     rng = random.Random(3)
     for _ in range(3):
         space, decisions = default.sample(rng)
-        same = from_default(space, decisions)
+        same = from_default(extended, space, decisions)
         assert tvm_ffi.structural_equal(default.program_mod(space, decisions), extended.program_mod(*same))
 
 
