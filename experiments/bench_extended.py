@@ -36,6 +36,7 @@ def main() -> int:
     p.add_argument("--agent", default="evolutionary")
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     p.add_argument("--verify-rounds", type=int, default=3)
     p.add_argument("--logdir", default="runs/bench_extended")
     p.add_argument("--json", required=True)
@@ -44,7 +45,7 @@ def main() -> int:
     runs = []
     with Measurer(store=str(Path(args.logdir) / "records.jsonl")) as measurer:
         for name in args.tasks.split(","):
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 for space in SPACES:
                     task = get_task(name, space=space)
                     result = tune(
