@@ -19,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import write_json  # noqa: E402
+
 from msgym._tvm import host_cpu  # noqa: E402
 from msgym.commands.bench import _run_summary  # noqa: E402
 from msgym.commands.references import pytorch_timers  # noqa: E402
@@ -66,8 +68,7 @@ def main() -> int:
         "summary": summary(runs, pytorch),
         "wall_s": time.perf_counter() - start,
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=1))
+    write_json(out, args.json)
     for task, cell in out["summary"].items():
         print(task, json.dumps(cell))
     return 0

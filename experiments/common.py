@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 
@@ -27,3 +28,9 @@ def emit(out: dict, path: "str | None") -> None:
     if path:
         with open(path, "w") as f:
             json.dump(out, f, indent=1)
+
+
+def write_json(out: dict, path: str) -> None:
+    """Write the results to ``path``, making its folder."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(out, indent=1))

@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import write_json  # noqa: E402
+
 from msgym._tvm import host_cpu  # noqa: E402
 from msgym.commands.references import pytorch_timers  # noqa: E402
 from msgym.envs.outcome import measure_candidates  # noqa: E402
@@ -99,8 +101,7 @@ def main() -> int:
             }
             print(name, json.dumps({k: v for k, v in out["tasks"][name].items() if k != "verdicts"}), flush=True)
     out["wall_s"] = time.perf_counter() - start
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=1))
+    write_json(out, args.json)
     return 0
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import write_json  # noqa: E402
+
 from msgym._tvm import host_cpu  # noqa: E402
 from msgym.commands.references import pytorch_timers  # noqa: E402
 from msgym.extended_space import INNER_ORDERS, root_decisions  # noqa: E402
@@ -70,8 +72,7 @@ def main() -> int:
             out["runs"].append(row)
             print(run["task"], run["seed"], json.dumps({k: v for k, v in row.items() if k != "verdicts"}), flush=True)
     out["wall_s"] = time.perf_counter() - start
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=1))
+    write_json(out, args.json)
     return 0
 
 

@@ -11,7 +11,6 @@ the AVX2 variant (8 lanes)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import write_json  # noqa: E402
 
 from msgym._tvm import host_cpu  # noqa: E402
 from msgym.search import command_line  # noqa: E402
@@ -95,8 +96,7 @@ def main() -> int:
     out = {"command": command_line(), "machine": f"mcpu={host_cpu()}", "chains": CHAINS, "rows": rows}
     for r in rows:
         print(f"{r['threads']} thread(s): {r['gflops']:.1f} GFLOPS fp32 FMA peak ({r['lanes']} lanes)")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=1))
+    write_json(out, args.json)
     return 0
 
 
