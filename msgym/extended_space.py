@@ -73,7 +73,12 @@ VECTOR_LANES = (8, 16, 32, 64)  # the widest loop vectorized; MetaSchedule fixes
 UNROLL_STEPS = (0, 16, 64, 512)  # MetaSchedule's own options (it samples these too)
 # The order of a multi-level-tiled block's innermost levels (S2 R1 S3; s3 is S3's last loop, the
 # one vectorized, S3' the rest): MetaSchedule's first, the only one it has.
-INNER_ORDERS = ("S2 R1 S3", "S2 S3' R1 s3", "R1 S2 S3")
+_REORDERS = {  # order name -> the loops (S2, R1, S3 as lists) in that order
+    "S2 R1 S3": lambda s2, r1, s3: s2 + r1 + s3,
+    "S2 S3' R1 s3": lambda s2, r1, s3: s2 + s3[:-1] + r1 + s3[-1:],
+    "R1 S2 S3": lambda s2, r1, s3: r1 + s2 + s3,
+}
+INNER_ORDERS = tuple(_REORDERS)
 INNER_ORDER_KEY = "msgym.inner_order"  # the root block's mark, read by RewriteInnerOrder
 TILING_KEY = "meta_schedule.tiling_structure"  # MultiLevelTiling's mark on the blocks it tiled
 # The most shared memory one block may use when it opts in (dynamic shared memory), by compute
@@ -127,9 +132,8 @@ def reorder_inner(sch: Any, block: Any, order: int) -> None:
     """Put a tiled block's innermost levels in ``INNER_ORDERS[order]``; leave MetaSchedule's order
     where they do not nest perfectly (a producer computed at one of them)."""
     s2, r1, s3 = _tiled_tail(sch, block)
-    new = [s2 + r1 + s3, s2 + s3[:-1] + r1 + s3[-1:], r1 + s2 + s3][order]
     if order and _nested(sch, s2 + r1 + s3):
-        sch.reorder(*new)
+        sch.reorder(*_REORDERS[INNER_ORDERS[order]](s2, r1, s3))
 
 
 @tvm.ir.utils.derived_object
