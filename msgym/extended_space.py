@@ -118,9 +118,11 @@ def _tiled_tail(sch: Any, block: Any) -> "list | None":
     return [tail[:s], tail[s : s + r], tail[s + r :]]
 
 
-def _tiled_blocks(sch: Any, root: Any) -> list:
-    """The root's child blocks whose inner loop order is a decision (``_tiled_tail``)."""
-    return [b for b in sch.get_child_blocks(root) if _tiled_tail(sch, b) is not None]
+def _tiled_tails(sch: Any, root: Any) -> list:
+    """The innermost levels (``_tiled_tail``) of each of the root's child blocks whose inner loop
+    order is a decision."""
+    tails = (_tiled_tail(sch, b) for b in sch.get_child_blocks(root))
+    return [t for t in tails if t is not None]
 
 
 def _nested(sch: Any, loops: list) -> bool:
@@ -128,10 +130,10 @@ def _nested(sch: Any, loops: list) -> bool:
     return all(sch.get(outer).body.same_as(sch.get(inner)) for outer, inner in zip(loops, loops[1:]))
 
 
-def reorder_inner(sch: Any, block: Any, order: int) -> None:
-    """Put a tiled block's innermost levels in ``INNER_ORDERS[order]``; leave MetaSchedule's order
-    where they do not nest perfectly (a producer computed at one of them)."""
-    s2, r1, s3 = _tiled_tail(sch, block)
+def reorder_inner(sch: Any, tail: list, order: int) -> None:
+    """Put a tiled block's innermost levels (``_tiled_tail``) in ``INNER_ORDERS[order]``; leave
+    MetaSchedule's order where they do not nest perfectly (a producer computed at one of them)."""
+    s2, r1, s3 = tail
     if order and _nested(sch, s2 + r1 + s3):
         sch.reorder(*_REORDERS[INNER_ORDERS[order]](s2, r1, s3))
 
@@ -151,8 +153,8 @@ class RewriteInnerOrder(ms.postproc.PyPostproc):
             order = sch.get(root).annotations.get(INNER_ORDER_KEY)
             if order is None:
                 continue
-            for block in _tiled_blocks(sch, root):
-                reorder_inner(sch, block, int(order))
+            for tail in _tiled_tails(sch, root):
+                reorder_inner(sch, tail, int(order))
             sch.unannotate(root, INNER_ORDER_KEY)
         return True
 
@@ -183,7 +185,7 @@ class SampledParallelVectorizeUnroll(ms.schedule_rule.PyScheduleRule):
         sch.annotate(block, "meta_schedule.parallel", jobs)
         sch.annotate(block, "meta_schedule.vectorize", lanes)
         sch.annotate(block, "meta_schedule.unroll_explicit", unroll)
-        if _tiled_blocks(sch, block):
+        if _tiled_tails(sch, block):
             order = sch.sample_categorical(list(range(len(INNER_ORDERS))), uniform(len(INNER_ORDERS)))
             sch.annotate(block, INNER_ORDER_KEY, order)
         return [sch]
