@@ -15,6 +15,15 @@ It is msgym's default agent (``msgym.search.DEFAULT_AGENT``). The shipped model 
 measurements (features of LLVM programs); on a GPU target there is none, so the search starts from
 MetaSchedule's XGBoost, the one that did best on the H200 (BENCHMARKS.md, "CUDA targets"):
 ``cost_model=auto``, the default, picks by target; a cost model given by name is used as it is.
+
+One search for 64 trials (``num_trials_per_iter=72``, where the ``metaschedule`` agent asks for 16
+four times): each of MetaSchedule's batches costs a full evolutionary search of its 512-wide
+population (10-11 s on gmm-512 and 31-34 s on c2d here, most of the learned agent's wall time),
+and the pretrained model needs no first measurements to guide it. Measured on this machine
+(BENCHMARKS.md, "Issue 14 on both cores: the dataset re-measured, one search per 64 trials";
+2 seeds, verified): 16 per batch 203 GFLOPS geomean over gmm-512 and c2d at 57-200 s a run, 64 per batch 234
+GFLOPS at 47-105 s; MetaSchedule 165 GFLOPS at 49-148 s. The 8 over 64 leave room for the candidates
+msgym's spaces do not hold (``unlocated``), which would otherwise cost a second search for the last few.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ class LearnedSearch(MetaScheduleSearch):
     # auto: the pretrained MLP on a CPU; on a GPU, where no pretrained model ships, MetaSchedule's XGBoost
     DEFAULT_COST_MODEL = "auto"
     COST_MODELS = ("auto", *MetaScheduleSearch.COST_MODELS)
+    DEFAULT_TRIALS_PER_ITER = 72  # one search per 64-trial budget (see the module docstring)
 
     def setup(self, context: SearchContext) -> None:
         if self.cost_model_kind == "auto":

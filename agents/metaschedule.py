@@ -35,15 +35,17 @@ class MetaScheduleSearch(SearchStrategy):
     DEFAULT_COST_MODEL = "xgb"  # what cost_model=None means (a subclass may guide the search otherwise)
     COST_MODELS: tuple[str, ...] = ("xgb", "random", "mlp", "pretrained")  # by name; or a saved MLP (.pt)
     space_kinds = ("default",)  # MetaSchedule's rules: the baseline stays on its own space
+    DEFAULT_TRIALS_PER_ITER = 16  # what num_trials_per_iter=None means (see the module docstring)
 
     def __init__(
         self,
         cost_model: "str | Any | None" = None,
-        num_trials_per_iter: int = 16,
+        num_trials_per_iter: "int | None" = None,
         population_size: int = 512,
         num_threads: "int | str" = "physical",
     ):
         cost_model = self.DEFAULT_COST_MODEL if cost_model is None else cost_model
+        num_trials_per_iter = self.DEFAULT_TRIALS_PER_ITER if num_trials_per_iter is None else num_trials_per_iter
         if num_trials_per_iter < 1:
             raise ValueError(f"num_trials_per_iter must be >= 1, got {num_trials_per_iter}")
         if isinstance(cost_model, str) and cost_model not in self.COST_MODELS and not cost_model.endswith(".pt"):

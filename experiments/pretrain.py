@@ -21,22 +21,24 @@ import sys
 import time
 from pathlib import Path
 
-from msgym._tvm import host_cpu
+from msgym._tvm import host_cpu, make_target
 from msgym.cost_models import MLPCostModel
 from msgym.cost_models.data import task_data
 from msgym.cost_models.dataset import by_task, load, operator_of
 from msgym.cost_models.evaluation import pairwise_accuracy, top_k_score
 from msgym.cost_models.xgb import XGBCostModel
+from msgym.measure.worker import kernel_threads
 from msgym.space import design_spaces
 from msgym.tasks import get_task
 from msgym.tasks.sets import resolve
 
 
-def task_sets(rows, cpu: str, exclude: set[str]) -> dict[str, tuple]:
-    """task -> (task, spaces, measured [(space, decisions, latency)], TaskData) for one machine's rows."""
+def task_sets(rows, cpu: str, threads: "int | None", exclude: set[str]) -> dict[str, tuple]:
+    """task -> (task, spaces, measured [(space, decisions, latency)], TaskData) for one machine's rows
+    of kernels on ``threads`` CPU threads (None: rows from before msgym set TVM's pool, one thread here)."""
     out = {}
-    for (name, row_cpu, _threads), task_rows in by_task(rows).items():
-        if row_cpu != cpu or name in exclude:
+    for (name, row_cpu, row_threads), task_rows in by_task(rows).items():
+        if row_cpu != cpu or row_threads != threads or name in exclude:
             continue
         task = get_task(name)
         if task.key in {get_task(e).key for e in exclude}:
@@ -74,17 +76,32 @@ def score(mlp: MLPCostModel, xgb: XGBCostModel, held: tuple) -> dict:
     }
 
 
+def _threads(value: str) -> "int | None":
+    if value.lower() == "none":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"--threads: a positive number of threads or 'none', got {value!r}")
+    return int(value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", action="append", help="dataset files besides the shipped ones")
     parser.add_argument("--cpu", default=None, help="whose rows (LLVM mcpu; default: this machine's)")
+    parser.add_argument(
+        "--threads",
+        default=None,
+        help="rows of kernels on this many CPU threads (default: this machine's cores, as kernels run now; "
+        "'none': rows written before msgym set TVM's pool)",
+    )
     parser.add_argument("--exclude", default="", help="tasks or sets left out of training and validation")
     parser.add_argument("--json", default=None)
     parser.add_argument("--save", default=None, help="save the MLP trained on everything here")
     args = parser.parse_args()
     cpu = args.cpu or host_cpu()
+    threads = kernel_threads(make_target(None)) if args.threads is None else _threads(args.threads)
     exclude = {t for part in args.exclude.split(",") if part for t in resolve(part)}
-    tasks = task_sets(load(args.data), cpu, exclude)
+    tasks = task_sets(load(args.data), cpu, threads, exclude)
     operators = sorted({operator_of(name) for name in tasks})
     print(f"{sum(len(t[2]) for t in tasks.values())} candidates of {len(tasks)} tasks, operators {operators}")
     per_operator = {}
@@ -109,6 +126,7 @@ def main() -> None:
         "command": " ".join(["python", *sys.argv]),
         "machine": f"mcpu={host_cpu()}",
         "data_cpu": cpu,
+        "data_threads": threads,
         "date": datetime.date.today().isoformat(),
         "tasks": sorted(tasks),
         "excluded": sorted(exclude),
@@ -121,7 +139,8 @@ def main() -> None:
         model.fit([t[3] for t in tasks.values()])
         Path(args.save).parent.mkdir(parents=True, exist_ok=True)
         model.save(args.save)
-        meta = {k: out[k] for k in ("command", "data_cpu", "date", "tasks", "excluded", "candidates", *keys)}
+        saved = ("command", "data_cpu", "data_threads", "date", "tasks", "excluded", "candidates", *keys)
+        meta = {k: out[k] for k in saved}
         Path(args.save).with_suffix(".json").write_text(json.dumps(meta, indent=1))
         print(f"saved {args.save}")
     if args.json:

@@ -18,7 +18,6 @@ import functools
 import queue
 import random
 import threading
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -36,6 +35,7 @@ from msgym.decisions import (
 )
 from msgym.extended_space import space_generator, space_modules, space_target
 from msgym.features import StoreFeatures
+from msgym.lru import LRU
 from msgym.tasks import Task
 
 __all__ = ["Candidate", "DesignSpaces", "Rollout", "UnsupportedDecision", "InvalidCandidate", "design_spaces"]
@@ -90,27 +90,6 @@ def probe_compute_locations(sch: Schedule, block_rv: Any) -> tuple[int, ...]:
             break
         d = v - 1
     return tuple(sorted(found))
-
-
-class LRU(OrderedDict):
-    """A bounded cache; ``put`` and ``get`` may be called from several threads (``sample_batch``)."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-        self.lock = threading.Lock()
-
-    def put(self, key: Any, value: Any) -> Any:
-        with self.lock:
-            self[key] = value
-            self.move_to_end(key)
-            if len(self) > self.size:
-                self.popitem(last=False)
-        return value
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        with self.lock:
-            return super().get(key, default)
 
 
 class DesignSpaces:

@@ -146,6 +146,8 @@ def _run_summary(task, agent: str, seed: int, result) -> dict:
         "best_latency_s": result.best.latency_s if result.best else None,
         "best_gflops": result.best_gflops,
         "wall_s": result.wall_s,
+        "propose_s": result.propose_s,  # the agent's search and learning
+        "measure_s": result.measure_s,  # building, checking, timing
         "errors": result.errors,
         "curve_best_latency_s": [None if math.isinf(x) else x for x in result.curve],
         "curve_wall_s": result.curve_wall_s,

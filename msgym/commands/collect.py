@@ -39,6 +39,6 @@ def collect(
             ("evolutionary", per_task - per_task // 2, 2 * seed + 1),
         ):
             tune(task, agent, trials=trials, seed=agent_seed, measurer=measurer, progress=progress)
-        ok = sum(e.result.ok for e in measurer.entries(task))
+        ok = len(measurer.successes(task))
         out[task.name] = {"measured_now": measurer.measured - before, "stored_ok": ok}
     return out

@@ -48,7 +48,7 @@ def export(measurer: Any, tasks: Iterable[str], path: "str | Path", command: str
     rows: list[Row] = []
     for name in tasks:
         task = get_task(name)
-        ok = [e for e in measurer.entries(task) if e.result.ok]
+        ok = measurer.successes(task)
         if len(ok) < 2:
             continue
         baseline = measurer.baseline(task).latency_s

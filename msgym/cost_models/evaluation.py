@@ -42,7 +42,7 @@ def top_k_score(pred: np.ndarray, latency: np.ndarray, k: int) -> float:
 
 def measured(task: Any, measurer: Any) -> list[tuple[int, Any, float]]:
     """Successful measurements of a task in the measurer's store: (space, decisions, latency)."""
-    return [(e.space, e.decisions, e.result.latency_s) for e in measurer.entries(task) if e.result.ok]
+    return [(e.space, e.decisions, e.result.latency_s) for e in measurer.successes(task)]
 
 
 def evaluate(

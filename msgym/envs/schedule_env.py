@@ -26,8 +26,9 @@ from msgym.envs.actions import ActionPager, as_action
 from msgym.envs.outcome import Outcome, measure_candidates, outcome, predicted_outcome
 from msgym.envs.records import EpisodeRecord
 from msgym.envs.rewards import reward_space
+from msgym.lru import LRU
 from msgym.measure import Measurer, MeasureResult, MeasurerSettings
-from msgym.space import LRU, Rollout, design_spaces, freeze_decisions
+from msgym.space import Rollout, design_spaces, freeze_decisions
 from msgym.tasks import Task, get_task
 
 OBSERVATIONS = ("features", "context")

@@ -204,6 +204,14 @@ class Measurer:
         """Every cached candidate measurement of ``task`` (bare programs excluded)."""
         return [e for e in self.cache.values() if e.task_key == task.key and e.space is not None]
 
+    def successes(self, task: Task) -> list[Entry]:
+        """The successful candidate measurements of ``task`` this measurer would answer from its
+        cache: the same statistic, the kernel on the same CPU threads. What cost models learn from
+        and datasets ship: a latency of a kernel on one thread (records before msgym set TVM's pool)
+        beside others on two would teach a model a ranking no search here can use."""
+        limits, estimator, threads = self._limits(), self.timing.estimator, self._threads(task)
+        return [e for e in self.entries(task) if e.result.ok and e.answers(limits, estimator, threads)]
+
     def record(
         self, task: Task, space: "int | None", decisions: Any, result: MeasureResult, runner: str = "imported"
     ) -> None:

@@ -24,7 +24,7 @@ from msgym.tasks import Task
 def export_database(measurer: Any, task: Task, work_dir: "str | Path") -> ms.database.JSONDatabase:
     """Write every successful measurement of ``task`` to a MetaSchedule JSON database."""
     return write_database(
-        task, work_dir, [(e.space, e.decisions, e.result.latency_s) for e in measurer.entries(task) if e.result.ok]
+        task, work_dir, [(e.space, e.decisions, e.result.latency_s) for e in measurer.successes(task)]
     )
 
 

@@ -55,6 +55,10 @@ class TuneResult:
     verified_ci95: list[float] | None = None
     verified_gflops: float | None = None
     space_kind: str = "default"  # the design space searched (metaschedule: always its own, the default)
+    # Where the wall time went: the agent's proposing (its search, its cost model) and learning from
+    # results, and measuring (build, check, time); the rest is setup, drift checks and verification.
+    propose_s: float = 0.0
+    measure_s: float = 0.0
 
 
 class Search:
@@ -104,6 +108,7 @@ class Search:
         self.curve: list[float] = []  # best latency (s) after each trial; inf before the first success
         self.curve_wall: list[float] = []
         self.errors = 0
+        self.propose_s = self.measure_s = 0.0  # TuneResult's split of the wall time
         self.exhausted = False
         self.bar = progress_bar(trials, f"{self.task.name}/{self.strategy.name}", progress)
 
@@ -114,7 +119,9 @@ class Search:
     def step(self, batch: int = 4) -> int:
         """Propose, measure and observe up to ``batch`` candidates; returns how many were measured."""
         want = min(batch, self.trials - len(self.curve))
+        t0 = time.perf_counter()
         proposals = self.strategy.propose(want)[:want] if want > 0 else []
+        self.propose_s += time.perf_counter() - t0
         if not proposals:
             self.exhausted = True  # the strategy has nothing left to propose (a tiny space, exhausted)
             return 0
@@ -123,6 +130,7 @@ class Search:
         results = measure_candidates(
             self.measurer, self.spaces, [(c.space, c.decision_list()) for c in proposals], remeasure=self.remeasure
         )
+        self.measure_s += time.perf_counter() - t0
         per_candidate_s = (time.perf_counter() - t0) / len(proposals)
         for cand, result in zip(proposals, results):
             rec = outcome(
@@ -137,7 +145,9 @@ class Search:
             self.curve_wall.append(time.perf_counter() - self.start)
             self.log.trial(len(self.curve), rec, self.best, self.errors, self.baseline, self.curve_wall[-1])
             self.bar.update(1)
+        t0 = time.perf_counter()
         self.strategy.observe(proposals, results)
+        self.propose_s += time.perf_counter() - t0
         self.log.scalars("agent", self.strategy.scalars(), len(self.curve))
         return len(proposals)
 
@@ -195,6 +205,7 @@ class Search:
             self.flagged(),
         )
         out.space_kind = task.space_kind
+        out.propose_s, out.measure_s = self.propose_s, self.measure_s
         if verdict is not None:
             out.verified_latency_s, out.verified_ci95 = verdict["latency_s"], verdict["ci95"]
             out.verified_gflops = task.gflops(out.verified_latency_s)

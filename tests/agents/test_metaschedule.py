@@ -57,6 +57,9 @@ def test_the_learned_agent_is_the_default_and_searches_a_gpu_task_with_xgboost(f
     from msgym.tasks import get_task
 
     assert DEFAULT_AGENT == "learned"
+    # One search of MetaSchedule's per 64-trial budget (agents/learned.py), where its own agent asks for 16
+    assert create("learned").hparams()["num_trials_per_iter"] == 72
+    assert create("metaschedule").hparams()["num_trials_per_iter"] == 16
     spaces = design_spaces(get_task("gmm-64", {"kind": "cuda", "arch": "sm_90"}))
     agent = create(DEFAULT_AGENT, num_trials_per_iter=2, population_size=16)
     agent.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))

@@ -96,6 +96,7 @@ def test_bench_writes_json_leaderboard_and_plot(tmp_path, runner):
     for run in data["runs"]:
         assert run["trials"] == 3 and len(run["curve_best_latency_s"]) == 3 and run["best_gflops"] > 0
         assert {"task", "agent", "seed", "best_latency_s", "wall_s", "errors", "curve_wall_s"} <= set(run)
+        assert 0 < run["propose_s"] and 0 < run["measure_s"] and run["propose_s"] + run["measure_s"] < run["wall_s"]
         assert run["verified_gflops"] > 0 and run["verified_rounds"] == 3  # its best re-timed at the end
         assert 1 <= len(run["top_candidates"]) <= 3
     for agent in agents:  # the statistics over seeds (one seed here: a zero-width interval)

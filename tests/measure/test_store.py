@@ -171,3 +171,21 @@ def test_a_latency_of_another_estimator_is_measured_again(tmp_path):
 
 def entry_key(measurer):
     return next(iter(measurer.cache))
+
+
+def test_successes_are_only_the_results_this_measurer_would_answer(tmp_path, monkeypatch):
+    """What cost models learn from and datasets ship: a median beside minima, or a kernel timed on
+    another number of CPU threads (records before msgym set TVM's pool), is left out."""
+    store = tmp_path / "records.jsonl"
+    task = get_task("gmm-64")
+    with Measurer(runner="fake", store=store) as m:
+        m.measure_programs(task, [ProgramRequest(0, [1], lambda: task.mod), ProgramRequest(0, [2], lambda: task.mod)])
+        assert len(m.successes(task)) == 2
+        monkeypatch.setattr(m, "_threads", lambda task: 2)  # the fake's results name no threads
+        assert m.successes(task) == []
+    lines = [json.loads(line) for line in store.read_text().splitlines()]
+    lines[0]["result"]["estimator"] = "median"
+    store.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with Measurer(runner="fake", store=store) as m:
+        assert [e.decisions for e in m.successes(task)] == [[2]]
+        assert len(m.entries(task)) == 2
