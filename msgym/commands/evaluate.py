@@ -120,11 +120,15 @@ def metaschedule_best(
     name: str, trials: int, measurer: Any, progress: bool = True, target: "str | None" = None
 ) -> dict:
     """MetaSchedule's best after ``trials`` trials on a task (the eval's reference point, not to be
-    confused with the measurer's reference outputs): cached per task and target."""
+    confused with the measurer's reference outputs): cached per task, target and the CPU threads its
+    kernels ran on (a best found on one thread, before msgym set TVM's pool, is no reference for two)."""
+    from msgym.measure.worker import kernel_threads
+
     task = get_task(name, target)
     path = cache_dir() / "references.json"
     cached = json.loads(path.read_text()) if path.exists() else {}
-    key = f"{task.key}|metaschedule|{trials}"
+    threads = kernel_threads(task.target)
+    key = f"{task.key}|metaschedule|{trials}|threads={threads}"
     if key not in cached:
         result = tune(task, "metaschedule", trials=trials, seed=0, progress=progress, measurer=measurer)
         if result.best is None:
@@ -134,6 +138,7 @@ def metaschedule_best(
             "trials": trials,
             "best_latency_s": result.best.latency_s,
             "best_gflops": result.best_gflops,
+            "threads": threads,
             "command": command_line(),
             "date": datetime.date.today().isoformat(),
         }
