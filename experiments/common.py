@@ -26,8 +26,7 @@ def emit(out: dict, path: "str | None") -> None:
     """Print the results, and write them to ``path`` if given."""
     print(json.dumps(out, indent=1))
     if path:
-        with open(path, "w") as f:
-            json.dump(out, f, indent=1)
+        write_json(out, path)
 
 
 def write_json(out: dict, path: str) -> None:

@@ -130,8 +130,9 @@ class Search:
         results = measure_candidates(
             self.measurer, self.spaces, [(c.space, c.decision_list()) for c in proposals], remeasure=self.remeasure
         )
-        self.measure_s += time.perf_counter() - t0
-        per_candidate_s = (time.perf_counter() - t0) / len(proposals)
+        measured_s = time.perf_counter() - t0
+        self.measure_s += measured_s
+        per_candidate_s = measured_s / len(proposals)
         for cand, result in zip(proposals, results):
             rec = outcome(
                 self.task, cand.space, cand.decision_list(), result, self.baseline, REWARD, self.seed, per_candidate_s
