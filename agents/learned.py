@@ -24,6 +24,12 @@ and the pretrained model needs no first measurements to guide it. Measured on th
 2 seeds, verified): 16 per batch 203 GFLOPS geomean over gmm-512 and c2d at 57-200 s a run, 64 per batch 234
 GFLOPS at 47-105 s; MetaSchedule 165 GFLOPS at 49-148 s. The 8 over 64 leave room for the candidates
 msgym's spaces do not hold (``unlocated``), which would otherwise cost a second search for the last few.
+
+It searches the extended space too (``space="extended"``), where the ``metaschedule`` agent, the
+baseline, does not: MetaSchedule's evolution over the extended rules, whose own decisions
+(parallel granularity, vector width, inner loop order) ``extended_space.MutateRootDecision``
+mutates; where the task's weights may be packed, one search over each program (packed and not),
+the cost model choosing the batch from both.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class LearnedSearch(MetaScheduleSearch):
     DEFAULT_COST_MODEL = "auto"
     COST_MODELS = ("auto", *MetaScheduleSearch.COST_MODELS)
     DEFAULT_TRIALS_PER_ITER = 72  # one search per 64-trial budget (see the module docstring)
+    space_kinds = ("default", "extended")  # MetaSchedule's search over msgym's extended rules too
 
     def setup(self, context: SearchContext) -> None:
         if self.cost_model_kind == "auto":

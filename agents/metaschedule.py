@@ -23,6 +23,7 @@ from typing import Any
 from msgym._tvm import load_tensor_intrinsics, ms
 from msgym.cost_models import create as create_cost_model
 from msgym.cost_models.metaschedule import metaschedule_cost_model
+from msgym.extended_space import space_generator, space_modules, space_target
 from msgym.measure import MeasureResult
 from msgym.search import Candidate, SearchContext, SearchStrategy
 
@@ -69,28 +70,37 @@ class MetaScheduleSearch(SearchStrategy):
         super().setup(context)
         load_tensor_intrinsics()  # else the TuneContext's import of TVM's intrinsics takes ~80 s
         task = context.task
-        self.tune_context = ms.TuneContext(
-            mod=task.mod,
-            target=task.target,
-            space_generator="post-order-apply",
-            search_strategy=ms.search_strategy.EvolutionarySearch(population_size=self.population_size),
-            task_name=task.name,
-            rand_state=self.seed,
-            num_threads=self.num_threads,
-        )
+        target = space_target(task.space_kind, task.target)
+        # One MetaSchedule search per program of the task's space: the default space has one; the
+        # extended one on a CPU maybe a second, its weights packed (``extended_space.space_modules``).
+        self.contexts = [
+            ms.TuneContext(
+                mod=mod,
+                target=target,
+                space_generator=space_generator(task.space_kind, target, mod),
+                search_strategy=ms.search_strategy.EvolutionarySearch(population_size=self.population_size),
+                task_name=task.name,
+                rand_state=self.seed,
+                num_threads=self.num_threads,
+            )
+            for mod in space_modules(task)
+        ]
+        self.tune_context = self.contexts[0]
         self.database = ms.database.MemoryDatabase()
-        self.workload = self.database.commit_workload(task.mod)
+        self.workloads = [self.database.commit_workload(tc.mod) for tc in self.contexts]
         self.cost_model = self._make_cost_model(context)
-        self.tune_context.pre_tuning(
-            # The loop owns the budget. MetaSchedule's own count charges a whole batch even when it
-            # finds fewer unmeasured candidates, which would end it a few trials early: give it slack.
-            max_trials=2 * (context.trials or 10**6) + self.num_trials_per_iter,
-            num_trials_per_iter=self.num_trials_per_iter,
-            design_spaces=self.tune_context.generate_design_space(),
-            database=self.database,
-            cost_model=self.cost_model,
-        )
-        self.batch: list[tuple[Any, Candidate | None]] = []  # MetaSchedule's candidates, located
+        for tc in self.contexts:
+            tc.pre_tuning(
+                # The loop owns the budget. MetaSchedule's own count charges a whole batch even when it
+                # finds fewer unmeasured candidates, which would end it a few trials early: give it slack.
+                max_trials=2 * (context.trials or 10**6) + self.num_trials_per_iter,
+                num_trials_per_iter=self.num_trials_per_iter,
+                design_spaces=tc.generate_design_space(),
+                database=self.database,
+                cost_model=self.cost_model,
+            )
+        self.spent: set[int] = set()  # searches whose budget is spent
+        self.batch: list[tuple[int, Any, Candidate]] = []  # (search, MetaSchedule's candidate, located)
         self.served = 0
         self.results: dict[int, MeasureResult] = {}  # index in batch -> result
         self.unlocated = 0
@@ -101,7 +111,7 @@ class MetaScheduleSearch(SearchStrategy):
             return []
         out = []
         while self.served < len(self.batch) and len(out) < n:
-            out.append(self.batch[self.served][1])
+            out.append(self.batch[self.served][2])
             self.served += 1
         return out
 
@@ -116,8 +126,9 @@ class MetaScheduleSearch(SearchStrategy):
         return {"ms_unlocated": self.unlocated}
 
     def close(self) -> None:
-        if hasattr(self, "tune_context") and not self.finished:
-            self.tune_context.post_tuning()
+        if hasattr(self, "contexts") and not self.finished:
+            for tc in self.contexts:
+                tc.post_tuning()
             self.finished = True
 
     # ------------------------------------------------------------------------------ internals
@@ -139,58 +150,86 @@ class MetaScheduleSearch(SearchStrategy):
         """Ask MetaSchedule for its next batch of candidates; False when it has no more."""
         empty = 0
         while True:
-            measure_candidates = self.tune_context.generate_measure_candidates()
-            if measure_candidates is not None and len(measure_candidates) == 0 and empty < self.MAX_EMPTY:
+            drawn = self._draw()
+            if drawn is not None and len(drawn) == 0 and empty < self.MAX_EMPTY:
                 empty += 1  # it found nothing unmeasured this time; its populations are random, try again
                 continue
-            if not measure_candidates:  # None: its budget is spent; or empty MAX_EMPTY times in a row
+            if not drawn:  # None: its budget is spent; or empty MAX_EMPTY times in a row
                 self.close()
                 return False
-            located = [(mc, self._locate(mc)) for mc in measure_candidates]
+            located = [(i, mc, self._locate(mc)) for i, mc in drawn]
+            self.batch = [(i, mc, cand) for i, mc, cand in located if cand is not None]
+            self.served, self.results = 0, {}
             # A candidate outside msgym's spaces cannot be measured like the others: it is told
             # that it failed (MetaSchedule's own record of a failed run), and costs no trial.
-            unlocated = [mc for mc, cand in located if cand is None]
-            self.unlocated += len(unlocated)
-            self.batch = [(mc, cand) for mc, cand in located if cand is not None]
-            self.served, self.results = 0, {}
-            if unlocated:
-                self._tell(
-                    unlocated,
-                    [
-                        ms.runner.RunnerResult(run_secs=None, error_msg="not in msgym's design spaces")
-                        for _ in unlocated
-                    ],
-                )
+            for i in range(len(self.contexts)):
+                unlocated = [mc for j, mc, cand in located if cand is None and j == i]
+                self.unlocated += len(unlocated)
+                if unlocated:
+                    failed = ms.runner.RunnerResult(run_secs=None, error_msg="not in msgym's design spaces")
+                    self._tell(i, unlocated, [failed] * len(unlocated))
             if self.batch:
                 return True
+
+    def _draw(self) -> "list[tuple[int, Any]] | None":
+        """A batch of each search's candidates, as (search, candidate); None when every search's
+        budget is spent. With several searches (packed and unpacked programs), the cost model
+        picks the ``num_trials_per_iter`` it rates best of all their candidates."""
+        drawn: list[tuple[int, Any]] = []
+        for i, tc in enumerate(self.contexts):
+            if i in self.spent:
+                continue
+            measure_candidates = tc.generate_measure_candidates()
+            if measure_candidates is None:
+                self.spent.add(i)
+                continue
+            drawn += [(i, mc) for mc in measure_candidates]
+        if not drawn and len(self.spent) == len(self.contexts):
+            return None
+        if len(self.contexts) > 1 and len(drawn) > self.num_trials_per_iter:
+            drawn = self._best(drawn, self.num_trials_per_iter)
+        return drawn
+
+    def _best(self, drawn: "list[tuple[int, Any]]", n: int) -> "list[tuple[int, Any]]":
+        """The ``n`` candidates the cost model scores highest; ties (an untrained model) go by
+        each search's own order, taking from the searches in turn."""
+        keys = []
+        for i, tc in enumerate(self.contexts):
+            mine = [k for k, (j, _) in enumerate(drawn) if j == i]
+            if mine:
+                scores = self.cost_model.predict(tc, [drawn[k][1] for k in mine])
+                keys += [(-float(score), rank, k) for rank, (k, score) in enumerate(zip(mine, scores))]
+        return [drawn[k] for _, _, k in sorted(keys)[:n]]
 
     def _locate(self, mc: Any) -> Candidate | None:
         where = self.spaces.locate(mc.sch.trace, mc.sch.mod)
         return None if where is None else Candidate.of(*where)
 
     def _notify(self) -> None:
-        runner_results = []
-        for i in range(len(self.batch)):
-            r = self.results[i]
-            runner_results.append(
-                ms.runner.RunnerResult(run_secs=[float(r.latency_s)], error_msg=None)
-                if r.ok
-                else ms.runner.RunnerResult(run_secs=None, error_msg=r.error)
-            )
-        self._tell([mc for mc, _ in self.batch], runner_results)
+        for i in range(len(self.contexts)):
+            mine = [(mc, self.results[k]) for k, (j, mc, _) in enumerate(self.batch) if j == i]
+            if mine:
+                self._tell(i, [mc for mc, _ in mine], [self._runner_result(r) for _, r in mine])
 
-    def _tell(self, measure_candidates: list, runner_results: list) -> None:
+    @staticmethod
+    def _runner_result(r: MeasureResult) -> Any:
+        if r.ok:
+            return ms.runner.RunnerResult(run_secs=[float(r.latency_s)], error_msg=None)
+        return ms.runner.RunnerResult(run_secs=None, error_msg=r.error)
+
+    def _tell(self, search: int, measure_candidates: list, runner_results: list) -> None:
         """What MetaSchedule's task scheduler does once a batch is measured."""
-        self.tune_context.notify_runner_results(measure_candidates, runner_results)
+        tc = self.contexts[search]
+        tc.notify_runner_results(measure_candidates, runner_results)
         for mc, rr in zip(measure_candidates, runner_results):
             run_secs = rr.run_secs if rr.run_secs is not None else [FAILED_RUN_S]
             self.database.commit_tuning_record(
                 ms.database.TuningRecord(
                     mc.sch.trace,
-                    self.workload,
+                    self.workloads[search],
                     run_secs=[float(x) for x in run_secs],
                     target=self.context.task.target,
                     args_info=mc.args_info,
                 )
             )
-        self.cost_model.update(self.tune_context, measure_candidates, runner_results)
+        self.cost_model.update(tc, measure_candidates, runner_results)

@@ -45,6 +45,7 @@ tiles; on GEMM 512 and conv2d the order found was no better than MetaSchedule's.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from msgym._tvm import host_cores, is_gpu, ms, tvm
@@ -162,6 +163,47 @@ class RewriteInnerOrder(ms.postproc.PyPostproc):
         return RewriteInnerOrder()
 
 
+# How often MetaSchedule's evolution mutates a root decision, against its own mutators' 0.9 (tiles),
+# 0.05 (compute locations), 0.03 (unroll): about one mutation in eleven, for three decisions of
+# which one (the inner loop order) was worth 1.5x on GEMM 1024's kernels (BENCHMARKS.md, issue 15).
+ROOT_MUTATION_PROB = 0.1
+ROOT_ANNOTATIONS = ("meta_schedule.parallel", "meta_schedule.vectorize", INNER_ORDER_KEY)
+
+
+@tvm.ir.utils.derived_object
+class MutateRootDecision(ms.mutator.PyMutator):
+    """MetaSchedule's evolutionary search for the extended space: one of the root rule's own
+    decisions (parallel granularity, vector width, inner loop order) changed to another of its
+    options. MetaSchedule's mutators leave them as the first sampling drew them (``MutateUnroll``
+    covers the unroll depth); its ``MutateParallel`` rewrites a parallel extent that is a constant
+    in the default space and here is a sampled variable, so the extended space drops it for this.
+    Deterministic: the choice is drawn from the search thread's random state."""
+
+    def _initialize_with_tune_context(self, context: Any) -> None:
+        pass
+
+    def apply(self, trace: Any, rand_state: int) -> Any:
+        chosen = [
+            producer
+            for inst in trace.insts
+            if inst.kind.name == "Annotate" and str(inst.attrs[0]) in ROOT_ANNOTATIONS
+            for producer in trace.insts
+            if producer.kind.name == "SampleCategorical" and producer.outputs[0].same_as(inst.inputs[1])
+        ]
+        if not chosen:
+            return None
+        rng = random.Random(int(rand_state))
+        inst = chosen[rng.randrange(len(chosen))]
+        n, now = len(inst.attrs[0]), int(trace.decisions[inst])
+        if n < 2:
+            return None
+        new = rng.randrange(n - 1)
+        return trace.with_decision(inst, new + (new >= now), remove_postproc=True)
+
+    def clone(self) -> "MutateRootDecision":
+        return MutateRootDecision()
+
+
 @tvm.ir.utils.derived_object
 class SampledParallelVectorizeUnroll(ms.schedule_rule.PyScheduleRule):
     """``ParallelizeVectorizeUnroll`` with its parallel extent and vector limit sampled too, and, where
@@ -233,6 +275,7 @@ def space_generator(kind: str, target: tvm.target.Target, mod: tvm.IRModule) -> 
     default = ms.TuneContext(mod=mod, target=target, space_generator="post-order-apply", task_name="rules")
     generator = default.space_generator
     postprocs = list(generator.postprocs)
+    mutators = dict(generator.mutator_probs)
     if is_gpu(target):
         rules = [
             _dynamic_shared_tiling() if type(rule) is ms.schedule_rule.MultiLevelTiling else rule
@@ -247,9 +290,9 @@ def space_generator(kind: str, target: tvm.target.Target, mod: tvm.IRModule) -> 
             else rule
             for rule in generator.sch_rules
         ]
-    return ms.space_generator.PostOrderApply(
-        sch_rules=rules, postprocs=postprocs, mutator_probs=dict(generator.mutator_probs)
-    )
+        mutators = {m: p for m, p in generator.mutator_probs.items() if type(m) is not ms.mutator.MutateParallel}
+        mutators[MutateRootDecision()] = ROOT_MUTATION_PROB
+    return ms.space_generator.PostOrderApply(sch_rules=rules, postprocs=postprocs, mutator_probs=mutators)
 
 
 def constant_inputs(task: Task) -> tuple[int, ...]:

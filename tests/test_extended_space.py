@@ -10,7 +10,7 @@ import tvm_ffi
 
 from msgym._tvm import ms
 from msgym.extended_space import INNER_ORDERS, JOBS_PER_CORE, UNROLL_STEPS, VECTOR_LANES, root_decisions
-from msgym.space import design_spaces
+from msgym.space import _plain, design_spaces
 from msgym.tasks import TaskError, get_task
 from tests.measure.test_gpu import H100, needs_compiler
 
@@ -116,6 +116,56 @@ def test_metaschedule_stays_on_the_default_space(fake_measurer):
         assert search.task.space_kind == "default"
     finally:
         search.finish(0)
+
+
+def test_metaschedules_evolution_mutates_the_root_decisions_to_other_valid_options():
+    """``MutateRootDecision``: one of the parallel / vector / inner-order decisions changed to
+    another of its options, the same for the same random state; ``MutateParallel`` (a constant
+    parallel extent in the default space, a sampled one here) is not among the mutators."""
+    from tvm.s_tir.meta_schedule import _ffi_api
+
+    from msgym.extended_space import MutateRootDecision, space_generator
+
+    apply_mutator = _ffi_api.MutatorApply  # with a given random state (Mutator.apply draws one)
+
+    task = get_task("gmm-64", space="extended")
+    spaces = design_spaces(task)
+    generator = space_generator("extended", task.target, task.mod)
+    kinds = {type(m).__name__ for m in generator.mutator_probs}
+    assert kinds == {"MutateTileSize", "MutateComputeLocation", "MutateUnroll", "_PyMutator"}  # ours: Python-side
+    walk = spaces.sample(random.Random(0))
+    space, decisions = walk
+    at = root_decisions(spaces, space)
+    trace = spaces.trace_with(space, decisions)
+    mutator = MutateRootDecision()
+    changed = set()
+    for state in range(40):
+        mutated = apply_mutator(mutator, trace, state)
+        new = [_plain(mutated.decisions[i]) for i in mutated.insts if i in mutated.decisions]
+        diff = [k for k, (a, b) in enumerate(zip(decisions, new)) if a != b]
+        assert len(diff) == 1 and diff[0] in (at["parallel"], at["vector"], at["order"]), diff
+        spaces.program_mod(space, new)  # a valid candidate
+        changed.add(diff[0])
+        again = apply_mutator(mutator, trace, state)
+        assert [str(d) for d in again.decisions.values()] == [str(d) for d in mutated.decisions.values()]
+    assert changed == {at["parallel"], at["vector"], at["order"]}
+
+
+def test_the_learned_agent_searches_the_extended_space_packed_and_not(fake_measurer):
+    """MetaSchedule's evolution over the extended rules, one search per program (weights packed or
+    not): every candidate is a point of msgym's extended space, and both programs get measured."""
+    from msgym.search import create, tune
+
+    agent = create("learned", num_trials_per_iter=6, population_size=32)
+    result = tune(
+        get_task("gmm-64", space="extended"), agent, trials=18, seed=0, progress=False, measurer=fake_measurer
+    )
+    assert (result.trials, result.errors, agent.unlocated) == (18, 0, 0)
+    assert len(agent.contexts) == 2  # the packed program is searched too
+    records = agent.database.get_all_tuning_records()
+    assert len(records) >= 12
+    assert len({tvm_ffi.structural_hash(r.workload.mod) for r in records}) == 2  # both programs measured
+    assert result.best.space_kind == "extended"
 
 
 def test_a_walk_in_the_extended_space_builds_passes_the_check_replays_and_compiles(measurer, tmp_path):
