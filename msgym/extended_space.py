@@ -9,6 +9,9 @@ granularity, jobs per core; the widest loop to vectorize; the unroll depth) and 
 with the sampled values, read by the same postprocessor. Every other rule is MetaSchedule's, so its
 guarantees hold: options are exactly the candidates (every one gives a program), records replay,
 and exported databases compile with ``compile_tir``/``compile_relax``, which replay the trace.
+MetaSchedule's evolutionary search runs on it too (the ``learned`` agent): ``MutateRootDecision``
+mutates the root rule's decisions, and ``MutateParallel`` is left out (it rewrites a parallel
+extent that is a constant in the default space and a sampled variable here).
 
 **Packing.** Where a task has inputs that a deployed model holds as constants (the weight of a
 built-in GEMM or convolution; for a model's task, what its relax program feeds with constants:
@@ -64,6 +67,7 @@ __all__ = [
     "UNROLL_STEPS",
     "INNER_ORDERS",
     "RewriteInnerOrder",
+    "MutateRootDecision",
     "SHARED_OPTIN_BYTES",
     "space_target",
 ]
