@@ -23,7 +23,7 @@ from typing import Any
 from msgym._tvm import load_tensor_intrinsics, ms
 from msgym.cost_models import create as create_cost_model
 from msgym.cost_models.metaschedule import metaschedule_cost_model
-from msgym.extended_space import space_generator, space_modules, space_target
+from msgym.extended_space import space_contexts
 from msgym.measure import MeasureResult
 from msgym.search import Candidate, SearchContext, SearchStrategy
 
@@ -70,21 +70,14 @@ class MetaScheduleSearch(SearchStrategy):
         super().setup(context)
         load_tensor_intrinsics()  # else the TuneContext's import of TVM's intrinsics takes ~80 s
         task = context.task
-        target = space_target(task.space_kind, task.target)
         # One MetaSchedule search per program of the task's space: the default space has one; the
         # extended one on a CPU maybe a second, its weights packed (``extended_space.space_modules``).
-        self.contexts = [
-            ms.TuneContext(
-                mod=mod,
-                target=target,
-                space_generator=space_generator(task.space_kind, target, mod),
-                search_strategy=ms.search_strategy.EvolutionarySearch(population_size=self.population_size),
-                task_name=task.name,
-                rand_state=self.seed,
-                num_threads=self.num_threads,
-            )
-            for mod in space_modules(task)
-        ]
+        self.contexts = space_contexts(
+            task,
+            self.seed,
+            self.num_threads,
+            search=lambda: ms.search_strategy.EvolutionarySearch(population_size=self.population_size),
+        )
         self.tune_context = self.contexts[0]
         self.database = ms.database.MemoryDatabase()
         self.workloads = [self.database.commit_workload(tc.mod) for tc in self.contexts]

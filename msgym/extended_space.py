@@ -70,6 +70,7 @@ __all__ = [
     "MutateRootDecision",
     "SHARED_OPTIN_BYTES",
     "space_target",
+    "space_contexts",
 ]
 
 
@@ -297,6 +298,25 @@ def space_generator(kind: str, target: tvm.target.Target, mod: tvm.IRModule) -> 
         mutators = {m: p for m, p in generator.mutator_probs.items() if type(m) is not ms.mutator.MutateParallel}
         mutators[MutateRootDecision()] = ROOT_MUTATION_PROB
     return ms.space_generator.PostOrderApply(sch_rules=rules, postprocs=postprocs, mutator_probs=mutators)
+
+
+def space_contexts(task: Task, seed: int, num_threads: "int | str", search: "Any | None" = None) -> list:
+    """One MetaSchedule ``TuneContext`` per program of the task's space (``space_modules``), each with
+    the space's target and rules: what msgym's design spaces are read from and what MetaSchedule's
+    own search runs on. ``search``: a factory of search strategies, one for each context."""
+    target = space_target(task.space_kind, task.target)
+    return [
+        ms.TuneContext(
+            mod=mod,
+            target=target,
+            space_generator=space_generator(task.space_kind, target, mod),
+            search_strategy=None if search is None else search(),
+            task_name=task.name,
+            rand_state=seed,
+            num_threads=num_threads,
+        )
+        for mod in space_modules(task)
+    ]
 
 
 def constant_inputs(task: Task) -> tuple[int, ...]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import tvm_ffi
 
-from msgym._tvm import Schedule, Trace, load_tensor_intrinsics, ms, tvm
+from msgym._tvm import Schedule, Trace, load_tensor_intrinsics, tvm
 from msgym.decisions import (
     CategoricalSpec,
     DecisionSpec,
@@ -33,7 +33,7 @@ from msgym.decisions import (
     TileSpec,
     count_values,
 )
-from msgym.extended_space import space_generator, space_modules, space_target
+from msgym.extended_space import space_contexts
 from msgym.features import StoreFeatures
 from msgym.lru import LRU
 from msgym.tasks import Task
@@ -102,19 +102,10 @@ class DesignSpaces:
         # (``extended_space.space_modules``): its spaces follow the first's.
         self.traces: list[Trace] = []
         self.space_mods: list[tvm.IRModule] = []  # the program each space's trace schedules
-        for i, mod in enumerate(space_modules(task)):
-            target = space_target(task.space_kind, task.target)  # on a GPU maybe a higher shared-memory limit
-            context = ms.TuneContext(
-                mod=mod,
-                target=target,
-                space_generator=space_generator(task.space_kind, target, mod),
-                rand_state=seed,
-                num_threads=1,
-                task_name=task.name,
-            )
+        for i, context in enumerate(space_contexts(task, seed, num_threads=1)):
             traces = [sch.trace for sch in context.generate_design_space()]
             self.traces += traces
-            self.space_mods += [mod] * len(traces)
+            self.space_mods += [context.mod] * len(traces)
             if i == 0:  # the first program's context; its postprocessors serve every space
                 self.context = context
                 self.postprocs = list(context.space_generator.postprocs)
