@@ -74,8 +74,11 @@ def run(
     agent_options = agent_options or {}
     validate(tasks, agents, trials, seeds, agent_options, target, space)
     path = Path(json_path)
-    previous = _previous(path, trials)
-    done = {(r["task"], r["agent"], r["seed"]): r for r in previous.get("runs", [])}
+    previous = _previous(path, trials, str(get_task(tasks[0], target, space).target), space, agents, agent_options)
+    done = {(r["task"], r["agent"], r["seed"]): r for r in previous.get("runs", []) + previous.get("other_runs", [])}
+    # What the file holds beyond this call's runs stays in it (``other_runs``: runs this call does not ask for).
+    kept = {k: previous[k] for k in ("reference_runs", "pytorch_eager") if k in previous}
+    agent_options = {**previous.get("agent_options", {}), **agent_options}
     runs = []
     for task_name in tasks:
         task = get_task(task_name, target, space)
@@ -106,7 +109,9 @@ def run(
                         "trials": trials,
                         "seeds": seeds,
                         "agent_options": agent_options,
+                        "space": space,
                         "runs": runs + list(done.values()),
+                        **kept,
                     },
                 )
     out = {
@@ -115,8 +120,12 @@ def run(
         "trials": trials,
         "seeds": seeds,
         "agent_options": agent_options,
+        "space": space,
         "runs": runs,
+        **kept,
     }
+    if done:  # runs of this JSON that this call did not ask for: kept, out of its statistics
+        out["other_runs"] = list(done.values())
     if fast_p and "metaschedule" not in agents:
         out["reference_runs"] = _reference_runs(
             tasks, trials, previous, measurer, logdir, progress, drift_every, target
@@ -177,9 +186,10 @@ def _reference_runs(
     target: "str | None",
 ) -> list[dict]:
     """fast_p's MetaSchedule reference where that agent is not benched: one run per task (seed 0,
-    the same trial budget), kept in the JSON (a resumed bench does not run it again)."""
+    the same trial budget), kept in the JSON (a resumed bench does not run it again; one of a task
+    this call does not ask for stays too)."""
     kept = {r["task"]: r for r in previous.get("reference_runs", [])}
-    out = []
+    out = [r for name, r in kept.items() if name not in tasks]
     for name in tasks:
         if name not in kept:
             task = get_task(name, target)
@@ -199,8 +209,12 @@ def _reference_runs(
     return out
 
 
-def _previous(path: Path, trials: int) -> dict:
-    """An earlier (possibly interrupted) bench's JSON at the same trial budget ({} if none)."""
+def _previous(
+    path: Path, trials: int, target: str, space: str, agents: list[str], agent_options: dict[str, dict]
+) -> dict:
+    """An earlier (possibly interrupted) bench's JSON ({} if none), to resume. One of another trial
+    budget, target, design space or agent options is an error: its runs cannot join this bench's,
+    and writing this bench over them would lose them."""
     if not path.exists():
         return {}
     try:
@@ -209,7 +223,23 @@ def _previous(path: Path, trials: int) -> dict:
         raise ValueError(
             f"{path} exists but is not a bench JSON ({err}); move it away or pick another --json"
         ) from None
-    return data if data.get("trials") == trials else {}
+    runs = data.get("runs", []) + data.get("other_runs", []) + data.get("reference_runs", [])
+    # Files written before the bench recorded its space: the space its runs searched.
+    kinds = {r.get("space_kind", "default") for r in runs}
+    held = {
+        "trials": (data.get("trials"), trials),
+        "space": (data.get("space", "extended" if "extended" in kinds else "default"), space),
+        "target": (", ".join(sorted({r["target"] for r in runs if "target" in r})) or target, target),
+    }
+    for agent in set(agents) & {r["agent"] for r in runs}:
+        held[f"options of {agent}"] = (data.get("agent_options", {}).get(agent, {}), agent_options.get(agent, {}))
+    wrong = [f"{what} {old!r} (this call: {new!r})" for what, (old, new) in held.items() if old != new]
+    if wrong:
+        raise ValueError(
+            f"{path} holds a bench of {'; '.join(wrong)}: its runs cannot be resumed by this one, and "
+            "writing over them would lose them; resume it with the same settings, or pick another --json"
+        )
+    return data
 
 
 def _write(path: Path, out: dict) -> None:

@@ -166,6 +166,40 @@ def test_bench_bad_inputs_fail_before_measuring(tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
+def test_a_resumed_bench_loses_no_run_and_mixes_no_settings(tmp_path):
+    """A bench JSON is resumed, never silently overwritten: another trial budget, design space or
+    agent options is an error that leaves the file as it was; a call asking for fewer runs keeps the
+    others in the file (``other_runs``), and a later call asking for them again reuses them."""
+    out_json, runs = tmp_path / "b.json", tmp_path / "runs"
+
+    def bench(*args, agents="random,evolutionary"):
+        base = ("bench", "--tasks", "gmm-64", "--seeds", "1", "--verify-rounds", "1", "--no-fast-p")
+        return msgym(*base, "--agents", agents, "--logdir", runs, "--json", out_json, *FAKE, *args)
+
+    out = bench("--trials", "2")
+    assert out.returncode == 0, out.stderr
+    first = out_json.read_text()
+    for args, named in [
+        (("--trials", "3"), "trials 2 (this call: 3)"),
+        (("--trials", "2", "--space", "extended"), "space 'default' (this call: 'extended')"),
+        (("--trials", "2", "--agent-opt", "random.max_attempts=7"), "options of random {} (this call: {'max_attempts': 7})"),
+    ]:
+        out = bench(*args)
+        assert out.returncode == 2 and named in out.stderr and "pick another --json" in out.stderr, out.stderr
+        assert out_json.read_text() == first
+
+    out = bench("--trials", "2", agents="random")  # fewer runs than the file holds
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out_json.read_text())
+    assert [r["agent"] for r in data["runs"]] == ["random"] and list(data["summary"]["gmm-64"]) == ["random"]
+    assert [r["agent"] for r in data["other_runs"]] == ["evolutionary"]
+    out = bench("--trials", "2")  # all of them again: nothing is run twice
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out_json.read_text())
+    assert sorted(r["agent"] for r in data["runs"]) == ["evolutionary", "random"] and "other_runs" not in data
+    assert len(list(runs.glob("gmm-64__*"))) == 2
+
+
 def test_a_runs_best_exports_to_a_tvm_database_that_compiles(tmp_path):
     out = msgym(
         "tune",
