@@ -182,7 +182,7 @@ def test_a_resumed_bench_loses_no_run_and_mixes_no_settings(tmp_path):
     for args, named in [
         (("--trials", "3"), "trials 2 (this call: 3)"),
         (("--trials", "2", "--space", "extended"), "space 'default' (this call: 'extended')"),
-        (("--trials", "2", "--agent-opt", "random.max_attempts=7"), "options of random {} (this call: {'max_attempts': 7})"),
+        (("--trials", "2", "--agent-opt", "random.max_attempts=7"), "random {} (this call: {'max_attempts': 7})"),
     ]:
         out = bench(*args)
         assert out.returncode == 2 and named in out.stderr and "pick another --json" in out.stderr, out.stderr
