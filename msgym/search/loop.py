@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,14 @@ __all__ = ["Search", "TuneResult", "tune"]
 REWARD = reward_space("log_speedup")  # what a search's records and search/reward hold
 CPU_BATCH, GPU_BATCH = 4, 16  # candidates per step: a GPU machine builds a batch in parallel
 TOP = 3  # how many of a search's best candidates its result keeps (to be re-timed by a verification)
+# A build past BUILD_LIMIT times the search's median build (once BUILD_SAMPLES builds have succeeded;
+# never under BUILD_FLOOR_S, never over the measurer's own timeout) is abandoned: an error, a trial
+# spent. Why: in this machine's record store (about 25,000 measured candidates of 36 tasks) the
+# fastest 1% of every task's kernels built within 4.4 s, median builds took 0.07-0.5 s, and builds
+# over 10 s were almost all TBG/0's (71 of its 819, 19 more past the 60 s timeout; none in its
+# fastest 1%): unroll 512 over 64-wide inner tiles, which LLVM takes minutes to compile. With the
+# measurer's 60 s alone, the learned agent's 64 trials on TBG/0 took up to 677 s, 648 s of it measuring.
+BUILD_LIMIT, BUILD_FLOOR_S, BUILD_SAMPLES = 20.0, 10.0, 8
 
 
 @dataclasses.dataclass
@@ -77,9 +86,12 @@ class Search:
         remeasure: bool = False,
         agent_options: dict[str, Any] | None = None,
         drift_every: int = 0,
+        build_limit: float | None = BUILD_LIMIT,
     ):
         if not isinstance(trials, int) or trials < 1:
             raise ValueError(f"trials must be a positive integer, got {trials!r}")
+        if build_limit is not None and not build_limit >= 1:
+            raise ValueError(f"build_limit must be >= 1 (times the median build) or None (off), got {build_limit!r}")
         self.strategy = create(agent, **(agent_options or {}))
         self.task = get_task(task)
         if self.task.space_kind not in self.strategy.space_kinds:
@@ -100,6 +112,8 @@ class Search:
                 self.measurer.close()
             raise
         self.trials, self.seed, self.remeasure = trials, seed, remeasure
+        self.build_limit = build_limit
+        self.build_s: list[float] = []  # the build times of the search's successes (its build limit)
         # Every ``drift_every`` trials a fixed reference kernel is timed (0: never).
         self.drift = DriftMonitor(self.measurer, drift_every, target=self.task.target) if drift_every else None
         self.start = time.perf_counter()
@@ -127,9 +141,13 @@ class Search:
             return 0
         self._check_drift()
         t0 = time.perf_counter()
-        results = measure_candidates(
-            self.measurer, self.spaces, [(c.space, c.decision_list()) for c in proposals], remeasure=self.remeasure
-        )
+        timeout = self.build_timeout()
+        with self.measurer.timing_as(build_timeout_s=timeout):
+            results = measure_candidates(
+                self.measurer, self.spaces, [(c.space, c.decision_list()) for c in proposals], remeasure=self.remeasure
+            )
+        results = [self._explain_timeout(r, timeout) for r in results]
+        self.build_s += [r.build_s for r in results if r.ok and r.build_s > 0]
         measured_s = time.perf_counter() - t0
         self.measure_s += measured_s
         per_candidate_s = measured_s / len(proposals)
@@ -151,6 +169,25 @@ class Search:
         self.propose_s += time.perf_counter() - t0
         self.log.scalars("agent", self.strategy.scalars(), len(self.curve))
         return len(proposals)
+
+    def build_timeout(self) -> float:
+        """The build timeout for the next batch: the measurer's own, or, once ``BUILD_SAMPLES`` builds
+        have succeeded, ``build_limit`` times their median if that is less (at least ``BUILD_FLOOR_S``)."""
+        cap = self.measurer.timing.build_timeout_s
+        if self.build_limit is None or len(self.build_s) < BUILD_SAMPLES:
+            return cap
+        return min(cap, max(BUILD_FLOOR_S, self.build_limit * statistics.median(self.build_s)))
+
+    def _explain_timeout(self, result: Any, timeout: float) -> Any:
+        """A build abandoned at the search's own limit says so (the measurer only knows its timeout)."""
+        if (
+            result.ok
+            or timeout >= self.measurer.timing.build_timeout_s
+            or "build timed out" not in (result.error or "")
+        ):
+            return result
+        why = f"{self.build_limit:g}x this search's median build, {statistics.median(self.build_s):.2f} s"
+        return dataclasses.replace(result, error=f"{result.error} (the search's build limit: {why})")
 
     def _check_drift(self, final: bool = False) -> None:
         done = len(self.curve)
@@ -252,6 +289,7 @@ def tune(
     agent_options: dict[str, Any] | None = None,
     drift_every: int = 0,
     verify_rounds: int = 0,
+    build_limit: float | None = BUILD_LIMIT,
 ) -> TuneResult:
     """Search ``task`` with ``agent`` for ``trials`` measured candidates.
 
@@ -261,9 +299,13 @@ def tune(
     the search makes one on the default record store and closes it. ``drift_every=K`` times a fixed
     reference kernel every K trials and flags the trials measured while it was off (``DriftMonitor``).
     ``verify_rounds=R`` re-times the best few at the end, R interleaved passes (``verified_*`` fields).
+    ``build_limit=F``: once 8 builds have succeeded, a build past F times their median (at least 10 s)
+    is abandoned (``BUILD_LIMIT`` says why; None: only the measurer's timeout).
     ``batch``: candidates proposed and measured at a time (None: 4 on a CPU; on a GPU 16, built in
     parallel while the GPU runs the last ones)."""
-    search = Search(task, agent, trials, seed, logdir, measurer, progress, remeasure, agent_options, drift_every)
+    search = Search(
+        task, agent, trials, seed, logdir, measurer, progress, remeasure, agent_options, drift_every, build_limit
+    )
     batch = batch or (GPU_BATCH if is_gpu(search.task.target) else CPU_BATCH)
     try:
         while not search.done:

@@ -128,3 +128,45 @@ def test_a_tune_ends_with_its_best_few_re_timed(tmp_path, fake_measurer):
     assert verified.verified_gflops == get_task("gmm-64").gflops(verified.verified_latency_s)
     saved = json.loads((Path(verified.run_dir) / "verified.json").read_text())
     assert saved["rounds"] == 2 and saved["best"]["latency_s"] == verified.verified_latency_s
+
+
+def test_a_build_far_slower_than_the_searchs_own_is_abandoned(tmp_path):
+    """Once 8 builds have succeeded, the build timeout is 20x their median (at least 10 s): a build
+    past it is an error that says so, and costs a trial, not the measurer's 60 s. ``build_limit=None``
+    leaves the measurer's own timeout."""
+    import dataclasses
+
+    from msgym.measure import Measurer
+    from msgym.measure.result import MeasureResult
+    from msgym.measure.runners import FakeRunner
+
+    @dataclasses.dataclass(frozen=True)
+    class SlowBuilds(FakeRunner):
+        """Every 4th program (by its latency) takes 40 s to build; the others 0.2 s."""
+
+        timeouts: list = dataclasses.field(default_factory=list, compare=False)  # the timeout each build had
+
+        def measure(self, mod):
+            result = FakeRunner.measure(self, mod)
+            slow = int(result.latency_s * 1e7) % 4 == 0
+            timeout = measurer.timing.build_timeout_s
+            self.timeouts.append(timeout)
+            if slow and timeout < 40:
+                return MeasureResult(error=f"build timed out after {timeout:g} s; the build worker was replaced")
+            return dataclasses.replace(result, build_s=40.0 if slow else 0.2)
+
+    runner = SlowBuilds()
+    with Measurer(runner=runner) as measurer:
+        result = tune("gmm-64", "random", 32, progress=False, measurer=measurer, remeasure=True, logdir=tmp_path)
+        errors = [json.loads(line).get("error") for line in next(tmp_path.glob("*/records.jsonl")).open()]
+        assert sum(e is not None for e in errors) == result.errors > 0
+        assert all("(the search's build limit: 20x this search's median build, 0.20 s)" in e for e in errors if e)
+        first = next(i for i, t in enumerate(runner.timeouts) if t < 60)
+        assert first >= 8 and set(runner.timeouts[first:]) == {10.0}  # 20 x 0.2 s is 4 s: the floor, 10 s
+        assert set(runner.timeouts[:first]) == {60.0}
+        assert measurer.timing.build_timeout_s == 60.0  # the measurer's own, as it was
+        runner.timeouts.clear()
+        free = tune("gmm-64", "random", trials=32, progress=False, measurer=measurer, remeasure=True, build_limit=None)
+        assert set(runner.timeouts) == {60.0} and free.errors == 0
+    with pytest.raises(ValueError, match="build_limit must be >= 1"):
+        tune("gmm-64", "random", trials=1, build_limit=0.5)
