@@ -32,15 +32,18 @@ def metaschedule_cost_model(model: "MLPCostModel", baseline_s: float) -> Any:
             model.save(path)
 
         def update(self, context: Any, candidates: list, results: list) -> None:
-            ok = [(mc, r) for mc, r in zip(candidates, results) if r.run_secs is not None and not r.error_msg]
-            if not ok:
+            secs = [
+                float(np.median([float(x) for x in r.run_secs])) if r.run_secs is not None and not r.error_msg else None
+                for r in results
+            ]
+            name = str(context.task_name)
+            fail = model.failed_latency(name, [s for s in secs if s])  # failures: ranked last
+            kept = [(mc, s or fail) for mc, s in zip(candidates, secs) if s or fail]
+            if not kept:
                 return
-            rows = features.rows(context, [mc for mc, _ in ok])
-            y = np.array(
-                [math.log(baseline_s / float(np.median([float(x) for x in r.run_secs]))) for _, r in ok],
-                dtype=np.float32,
-            )
-            model.update_data(TaskData(str(context.task_name), rows, y))
+            rows = features.rows(context, [mc for mc, _ in kept])
+            y = np.array([math.log(baseline_s / s) for _, s in kept], dtype=np.float32)
+            model.update_data(TaskData(name, rows, y))
 
         def predict(self, context: Any, candidates: list) -> np.ndarray:
             # MetaSchedule samples parents in proportion to their scores: give it predicted speedups (> 0).

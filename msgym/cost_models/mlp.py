@@ -23,7 +23,13 @@ from msgym.cost_models.data import TaskData, check_trainable, feature_rows, fina
 from msgym.features import PER_STORE
 from msgym.space import DesignSpaces
 
-__all__ = ["MLPConfig", "MLPCostModel"]
+__all__ = ["FAILED_SLOWDOWN", "MLPConfig", "MLPCostModel"]
+
+# A failed candidate (its build abandoned or timed out, a wrong output, a run past its timeout) is
+# learned as this many times slower than the slowest its task has measured: ranked below every
+# success, as MetaSchedule's XGBoost ranks failures (zero throughput). Dropping them, as before,
+# left a search proposing the kind of candidate that had just failed, batch after batch.
+FAILED_SLOWDOWN = 2.0
 
 
 @dataclasses.dataclass
@@ -100,6 +106,7 @@ class MLPCostModel(CostModel):
         self.net = net.to_empty(device="cpu")
         _init_weights(self.net, torch.Generator().manual_seed(self.config.seed))
         self.data: dict[str, TaskData] = {}
+        self.slowest: dict[str, float] = {}  # per task, its slowest successful latency (failed_latency)
         self.pretrained = False  # fitted or loaded: its input scaling stays as trained
         self._opt = None
 
@@ -127,9 +134,19 @@ class MLPCostModel(CostModel):
         latencies: Sequence["float | None"],
         baseline_s: float,
     ) -> None:
-        ok = [(s, d, lat) for (s, d), lat in zip(candidates, latencies) if lat]
-        if ok:
-            self.update_data(task_data(spaces, ok, baseline_s))
+        fail = self.failed_latency(spaces.task.name, [lat for lat in latencies if lat])
+        measured = [(s, d, lat or fail) for (s, d), lat in zip(candidates, latencies) if lat or fail]
+        if measured:
+            self.update_data(task_data(spaces, measured, baseline_s))
+
+    def failed_latency(self, task: str, latencies: Sequence[float]) -> float | None:
+        """The latency a failed candidate of ``task`` is learned at: ``FAILED_SLOWDOWN`` times the
+        slowest success it has measured (``latencies``, this batch's successes, are noted first);
+        None before any success."""
+        slowest = max([*latencies, self.slowest.get(task, 0.0)])
+        if slowest:
+            self.slowest[task] = slowest
+        return FAILED_SLOWDOWN * slowest if slowest else None
 
     def update_data(self, data: TaskData) -> None:
         old = self.data.get(data.name)

@@ -44,6 +44,36 @@ def test_empty_or_one_record_datasets_are_clear_errors(gmm64_fake):
         MLPCostModel().fit([task_data(spaces, rows[:1], baseline)])
 
 
+def test_the_mlp_learns_failures_as_slower_than_any_success(gmm64_fake):
+    """A failed candidate (None latency) is learned at twice the task's slowest measured latency
+    (as MetaSchedule's XGBoost ranks failures last); before any success there is nothing to rank it below."""
+    import math
+
+    from msgym.cost_models.metaschedule import metaschedule_cost_model
+
+    task, spaces, rows, baseline = gmm64_fake
+    cands = [(s, d) for s, d, _ in rows[:4]]
+    model = MLPCostModel()
+    model.update(spaces, cands[:2], [None, None], baseline)
+    assert task.name not in model.data  # no success yet: nothing learned
+    model.update(spaces, cands[:3], [None, 2e-3, 4e-3], baseline)
+    assert np.allclose(model.data[task.name].log_speedup, [math.log(baseline / x) for x in (8e-3, 2e-3, 4e-3)])
+    model.update(spaces, cands[3:], [None], baseline)  # the slowest so far is still 4 ms
+    assert math.isclose(model.data[task.name].log_speedup[-1], math.log(baseline / 8e-3), rel_tol=1e-6)
+
+    # The same inside MetaSchedule's search (its PyCostModel adapter): failures learned, not dropped.
+    from msgym._tvm import ms
+    from msgym.cost_models.data import final_programs
+
+    fresh = MLPCostModel()
+    adapter = metaschedule_cost_model(fresh, baseline)
+    mcs = final_programs(spaces, cands[:2])
+    ok = ms.runner.RunnerResult(run_secs=[1e-3], error_msg=None)
+    failed = ms.runner.RunnerResult(run_secs=None, error_msg="build timed out after 10 s")
+    adapter.update(spaces.context, mcs, [ok, failed])
+    assert np.allclose(fresh.data[task.name].log_speedup, [math.log(baseline / 1e-3), math.log(baseline / 2e-3)])
+
+
 def test_xgboost_scores_through_the_same_interface(gmm64_fake):
     task, spaces, rows, baseline = gmm64_fake
     model = XGBCostModel()
