@@ -35,9 +35,9 @@ CPU_BATCH, GPU_BATCH = 4, 16  # candidates per step: a GPU machine builds a batc
 TOP = 3  # how many of a search's best candidates its result keeps (to be re-timed by a verification)
 # A build past BUILD_LIMIT times the search's median build (once BUILD_SAMPLES builds have succeeded;
 # never under BUILD_FLOOR_S, never over the measurer's own timeout) is abandoned: an error, a trial
-# spent. Why: in this machine's record store (about 25,000 measured candidates of 36 tasks) median
-# builds took 0.07-0.5 s a task, and builds over 20 s were almost all TBG/0's (15 of its 879, 19 more
-# past the 60 s timeout: unroll 512 over 64-wide inner tiles), the fastest of them 1.47x slower
+# spent. Why: in this machine's record store (about 25,000 measured candidates of 54 tasks) median
+# builds took 0.07-0.5 s a task, and builds over 20 s were almost all TBG/0's (27 of its 1,165, 25
+# more past the 60 s timeout: unroll 512 over 64-wide inner tiles), the fastest of them 1.28x slower
 # than its best kernel. Not lower: TBG/0's builds of 10-20 s had reached 1.04x its best.
 BUILD_LIMIT, BUILD_FLOOR_S, BUILD_SAMPLES = 20.0, 30.0, 8
 
