@@ -57,7 +57,11 @@ def test_measured_episode_reports_latency_and_checked_output(measurer):
     assert info["error"] is None, info["error"]
     assert info["latency_s"] > 0 and info["gflops"] > 0 and info["speedup"] > 0
     low, high = info["latency_ci95"]  # the measurement's own uncertainty
-    assert 0 < low <= info["latency_s"] <= high < 2 * info["latency_s"]
+    assert 0 < low <= info["latency_s"] <= high
+    # Same unit and estimator as the latency (a mix-up is 1000x, or the interval not bracketing it).
+    # Not tighter: this 18 us kernel timed partly in one of the VM's 2x-slow states had an interval
+    # up to 2.04x its latency, which is what the interval is there to say.
+    assert high < 10 * info["latency_s"]
     assert reward == pytest.approx(np.log(info["speedup"]))
     assert len(info["decisions"]) == env.unwrapped.spaces.n_decisions(info["space"])
     env.close()
