@@ -86,8 +86,8 @@ def main() -> None:
     bench = json.loads(Path(args.bench).read_text())
     previous = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
     roots = [Path(r) for r in args.roots.split(",")]
-    out = {"bench": args.bench, "cpu": host_cpu(), "reference_trials": args.reference_trials, "tasks": {}}
-    out["tasks"] = dict(previous.get("tasks", {}))
+    tasks = dict(previous.get("tasks", {}))  # a rerun reuses the references already run
+    out = {"bench": args.bench, "cpu": host_cpu(), "reference_trials": args.reference_trials, "tasks": tasks}
     with Measurer(store=default_store()) as measurer:
         for name in args.tasks.split(","):
             task = get_task(name)
