@@ -37,8 +37,7 @@ def metaschedule_cost_model(model: "MLPCostModel", baseline_s: float) -> Any:
                 for r in results
             ]
             name = str(context.task_name)
-            fail = model.failed_latency(name, [s for s in secs if s])  # failures: ranked last
-            kept = [(mc, s or fail) for mc, s in zip(candidates, secs) if s or fail]
+            kept = model.learnable(name, candidates, secs)  # failures too: ranked last
             if not kept:
                 return
             rows = features.rows(context, [mc for mc, _ in kept])

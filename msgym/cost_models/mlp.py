@@ -106,7 +106,7 @@ class MLPCostModel(CostModel):
         self.net = net.to_empty(device="cpu")
         _init_weights(self.net, torch.Generator().manual_seed(self.config.seed))
         self.data: dict[str, TaskData] = {}
-        self.slowest: dict[str, float] = {}  # per task, its slowest successful latency (failed_latency)
+        self.slowest: dict[str, float] = {}  # per task, its slowest successful latency (learnable)
         self.pretrained = False  # fitted or loaded: its input scaling stays as trained
         self._opt = None
 
@@ -134,19 +134,20 @@ class MLPCostModel(CostModel):
         latencies: Sequence["float | None"],
         baseline_s: float,
     ) -> None:
-        fail = self.failed_latency(spaces.task.name, [lat for lat in latencies if lat])
-        measured = [(s, d, lat or fail) for (s, d), lat in zip(candidates, latencies) if lat or fail]
+        measured = self.learnable(spaces.task.name, candidates, latencies)
         if measured:
-            self.update_data(task_data(spaces, measured, baseline_s))
+            self.update_data(task_data(spaces, [(s, d, lat) for (s, d), lat in measured], baseline_s))
 
-    def failed_latency(self, task: str, latencies: Sequence[float]) -> float | None:
-        """The latency a failed candidate of ``task`` is learned at: ``FAILED_SLOWDOWN`` times the
-        slowest success it has measured (``latencies``, this batch's successes, are noted first);
-        None before any success."""
-        slowest = max([*latencies, self.slowest.get(task, 0.0)])
+    def learnable(
+        self, task: str, items: Sequence[Any], latencies: Sequence["float | None"]
+    ) -> list[tuple[Any, float]]:
+        """(item, latency to learn) for a batch of ``task``: a failed one (None) at ``FAILED_SLOWDOWN``
+        times the slowest success the task has measured (this batch's noted first); failures before
+        any success are left out, with nothing to rank them below."""
+        slowest = max([*(lat for lat in latencies if lat), self.slowest.get(task, 0.0)])
         if slowest:
             self.slowest[task] = slowest
-        return FAILED_SLOWDOWN * slowest if slowest else None
+        return [(item, lat or FAILED_SLOWDOWN * slowest) for item, lat in zip(items, latencies) if lat or slowest]
 
     def update_data(self, data: TaskData) -> None:
         old = self.data.get(data.name)
