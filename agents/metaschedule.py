@@ -18,6 +18,7 @@ iteration would leave the cost model nothing to learn from before the budget is 
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from typing import Any
 
 from msgym._tvm import load_tensor_intrinsics, ms
@@ -28,6 +29,10 @@ from msgym.measure import MeasureResult
 from msgym.search import Candidate, SearchContext, SearchStrategy
 
 FAILED_RUN_S = 1e10  # what MetaSchedule's AddToDatabase records for a failed run
+# EvolutionarySearch's share of each batch drawn at random from its initial population rather than
+# picked by the cost model (its ``eps_greedy``, 0.05 by default): the exploration that keeps a
+# wrong model from steering every trial. ``PickWithEpsGreedy`` puts those picks last in the batch.
+EPS_GREEDY = 0.05
 
 
 class MetaScheduleSearch(SearchStrategy):
@@ -76,7 +81,9 @@ class MetaScheduleSearch(SearchStrategy):
             task,
             self.seed,
             self.num_threads,
-            search=lambda: ms.search_strategy.EvolutionarySearch(population_size=self.population_size),
+            search=lambda: ms.search_strategy.EvolutionarySearch(
+                population_size=self.population_size, eps_greedy=EPS_GREEDY
+            ),
         )
         self.tune_context = self.contexts[0]
         self.database = ms.database.MemoryDatabase()
@@ -184,15 +191,27 @@ class MetaScheduleSearch(SearchStrategy):
         return drawn
 
     def _best(self, drawn: "list[tuple[int, Any]]", n: int) -> "list[tuple[int, Any]]":
-        """The ``n`` candidates the cost model scores highest; ties (an untrained model) go by
-        each search's own order, taking from the searches in turn."""
+        """``n`` of the searches' candidates: the ones the cost model scores highest (ties, an
+        untrained model, go by each search's own order), then MetaSchedule's share of random picks
+        (``EPS_GREEDY``, the tail of each search's batch), taken from the searches in turn.
+
+        Why keep the random picks: ranked with the rest by the model, they almost never made the
+        cut (the model scores them low, which is why they are there), so with two programs (packed
+        and not) the search lost the exploration MetaSchedule gives it with one."""
+        mine = {i: [k for k, (j, _) in enumerate(drawn) if j == i] for i in range(len(self.contexts))}
+        tail = int(self.num_trials_per_iter * EPS_GREEDY)
+        tails = {i: ks[max(0, len(ks) - tail) :] for i, ks in mine.items() if ks}
+        randoms = [k for turn in zip_longest(*tails.values()) for k in turn if k is not None]
+        kept = randoms[: int(n * EPS_GREEDY)]
         keys = []
-        for i, tc in enumerate(self.contexts):
-            mine = [k for k, (j, _) in enumerate(drawn) if j == i]
-            if mine:
-                scores = self.cost_model.predict(tc, [drawn[k][1] for k in mine])
-                keys += [(-float(score), rank, k) for rank, (k, score) in enumerate(zip(mine, scores))]
-        return [drawn[k] for _, _, k in sorted(keys)[:n]]
+        for i, ks in mine.items():
+            ks = [k for k in ks if k not in kept]
+            if ks:
+                scores = self.cost_model.predict(self.contexts[i], [drawn[k][1] for k in ks])
+                keys += [(-float(score), rank, k) for rank, (k, score) in enumerate(zip(ks, scores))]
+        # best-scored first and the random picks last, as in each search's own batch (a budget that
+        # ends inside the batch cuts the same ones MetaSchedule's order would)
+        return [drawn[k] for k in [k for _, _, k in sorted(keys)[: n - len(kept)]] + kept]
 
     def _locate(self, mc: Any) -> Candidate | None:
         where = self.spaces.locate(mc.sch.trace, mc.sch.mod)

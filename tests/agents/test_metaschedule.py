@@ -71,3 +71,28 @@ def test_the_learned_agent_is_the_default_and_searches_a_gpu_task_with_xgboost(f
     chosen.close()
     with pytest.raises(ValueError, match="choose auto, xgb"):
         create("learned", cost_model="bogus")
+
+
+def test_the_cost_model_picks_from_two_programs_and_keeps_metaschedules_random_share():
+    """With two programs (packed weights and not) the cost model picks a batch from both searches'
+    candidates; the random picks each search puts last in its batch (``EPS_GREEDY``) are kept, taken
+    from the searches in turn, and served last, as MetaSchedule orders its own batch."""
+    from agents.metaschedule import EPS_GREEDY
+
+    agent = create("metaschedule", num_trials_per_iter=40)
+    agent.contexts = ["packed", "plain"]
+    per_search = 40 - int(40 * EPS_GREEDY)  # 38 model picks, then 2 random ones, per search
+    drawn = [(i, f"{name}-{k}") for i, name in enumerate(agent.contexts) for k in range(40)]
+    # the model rates the packed program's candidates above the plain one's, and random picks lowest
+    score = {f"{name}-{k}": (2 - i) * 100 - k for i, name in enumerate(agent.contexts) for k in range(40)}
+
+    class Model:
+        def predict(self, context, candidates):
+            assert all(c.startswith(context) for c in candidates)
+            return [score[c] for c in candidates]
+
+    agent.cost_model = Model()
+    picked = [c for _, c in agent._best(drawn, 40)]
+    assert len(picked) == len(set(picked)) == 40
+    assert picked[-2:] == ["packed-38", "plain-38"]  # the first random pick of each search, served last
+    assert picked[:-2] == [f"packed-{k}" for k in range(per_search)]  # then by the model's scores
