@@ -10,6 +10,7 @@ from pathlib import Path
 from msgym.commands import CONFIG_DIR
 from msgym.measure import Measurer, default_store
 from msgym.search import AGENTS, DEFAULT_AGENT, parse_options
+from msgym.search.loop import BUILD_LIMIT
 from msgym.tasks import TaskError
 from msgym.tasks.sets import resolve
 from msgym.tasks.task import SPACE_KINDS
@@ -70,6 +71,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
             measurer=measurer,
             drift_every=args.drift_every,
             verify_rounds=args.verify_rounds,
+            build_limit=args.build_limit,
         )
     if result.best is None:
         print(f"no valid kernel in {result.trials} trials ({result.errors} errors)")
@@ -340,6 +342,19 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _build_limit(text: str) -> float | None:
+    """--build-limit: a factor >= 1 of the median build, or off."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a factor >= 1 of the median build (e.g. 20) or off")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msgym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -398,6 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drift-every", type=int, default=16, help=drift_help)
     p.add_argument("--verify-rounds", type=int, default=3, help=verify_help)
     p.add_argument("--agent-opt", action="append", metavar="KEY=VALUE", help=agent_opt_help)
+    p.add_argument(
+        "--build-limit",
+        type=_build_limit,
+        default=BUILD_LIMIT,
+        metavar="F|off",
+        help=f"once 8 builds have succeeded, abandon a build past F times their median, at least 30 s "
+        f"(default {BUILD_LIMIT:g}; off: only the measurer's timeout)",
+    )
     p.set_defaults(func=_cmd_tune)
 
     p = sub.add_parser("bench", help="every agent on every task and seed, equal trial budgets")

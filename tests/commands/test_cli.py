@@ -64,6 +64,34 @@ def test_zero_trials_and_unknown_agent_are_clear_errors():
     assert out.returncode == 2 and "unknown agent" in out.stderr
 
 
+def test_tune_takes_a_build_limit_or_off(tmp_path, monkeypatch):
+    from msgym import search
+
+    seen = []
+    real = search.tune
+    monkeypatch.setattr(search, "tune", lambda *a, **kw: seen.append(kw["build_limit"]) or real(*a, **kw))
+    for given, passed in [(None, 20.0), ("off", None), ("5", 5.0)]:
+        limit = () if given is None else ("--build-limit", given)
+        out = msgym(
+            "tune",
+            "--task",
+            "gmm-64",
+            "--agent",
+            "random",
+            "--trials",
+            "2",
+            "--logdir",
+            tmp_path,
+            "--no-show",
+            *limit,
+            *FAKE,
+        )
+        assert out.returncode == 0, out.stderr
+        assert seen[-1] == passed
+    out = msgym("tune", "--task", "gmm-64", "--build-limit", "0.5", *FAKE)
+    assert out.returncode == 2 and "--build-limit" in out.stderr and "factor >= 1" in out.stderr
+
+
 @pytest.mark.parametrize("runner", [pytest.param("local", marks=pytest.mark.hardware), "fake"])
 def test_bench_writes_json_leaderboard_and_plot(tmp_path, runner):
     out_json = tmp_path / "bench.json"
