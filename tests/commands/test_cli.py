@@ -72,20 +72,8 @@ def test_tune_takes_a_build_limit_or_off(tmp_path, monkeypatch):
     monkeypatch.setattr(search, "tune", lambda *a, **kw: seen.append(kw["build_limit"]) or real(*a, **kw))
     for given, passed in [(None, 20.0), ("off", None), ("5", 5.0)]:
         limit = () if given is None else ("--build-limit", given)
-        out = msgym(
-            "tune",
-            "--task",
-            "gmm-64",
-            "--agent",
-            "random",
-            "--trials",
-            "2",
-            "--logdir",
-            tmp_path,
-            "--no-show",
-            *limit,
-            *FAKE,
-        )
+        args = ("--agent", "random", "--trials", 2, "--logdir", tmp_path, "--no-show", *limit, *FAKE)
+        out = msgym("tune", "--task", "gmm-64", *args)
         assert out.returncode == 0, out.stderr
         assert seen[-1] == passed
     out = msgym("tune", "--task", "gmm-64", "--build-limit", "0.5", *FAKE)
