@@ -199,10 +199,10 @@ class MetaScheduleSearch(SearchStrategy):
         cut (the model scores them low, which is why they are there), so with two programs (packed
         and not) the search lost the exploration MetaSchedule gives it with one."""
         mine = {i: [k for k, (j, _) in enumerate(drawn) if j == i] for i in range(len(self.contexts))}
-        tail = int(self.num_trials_per_iter * EPS_GREEDY)
-        tails = {i: ks[max(0, len(ks) - tail) :] for i, ks in mine.items() if ks}
+        share = int(n * EPS_GREEDY)  # each search was asked for n: its random picks are its last `share`
+        tails = {i: ks[max(0, len(ks) - share) :] for i, ks in mine.items() if ks}
         randoms = [k for turn in zip_longest(*tails.values()) for k in turn if k is not None]
-        kept = randoms[: int(n * EPS_GREEDY)]
+        kept = randoms[:share]
         keys = []
         for i, ks in mine.items():
             ks = [k for k in ks if k not in kept]

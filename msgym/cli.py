@@ -10,7 +10,7 @@ from pathlib import Path
 from msgym.commands import CONFIG_DIR
 from msgym.measure import Measurer, default_store
 from msgym.search import AGENTS, DEFAULT_AGENT, parse_options
-from msgym.search.loop import BUILD_LIMIT
+from msgym.search.loop import BUILD_LIMIT, check_build_limit
 from msgym.tasks import TaskError
 from msgym.tasks.sets import resolve
 from msgym.tasks.task import SPACE_KINDS
@@ -343,16 +343,13 @@ def _split(text: str) -> list[str]:
 
 
 def _build_limit(text: str) -> float | None:
-    """--build-limit: a factor >= 1 of the median build, or off."""
+    """--build-limit: a factor >= 1 of the median build (``check_build_limit``), or off."""
     if text.strip().lower() == "off":
         return None
     try:
-        value = float(text)
+        return check_build_limit(float(text))
     except ValueError:
-        value = 0.0
-    if not value >= 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a factor >= 1 of the median build (e.g. 20) or off")
-    return value
+        raise argparse.ArgumentTypeError(f"{text!r}: give a factor >= 1 of the median build (e.g. 20) or off") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

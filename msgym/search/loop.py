@@ -42,6 +42,13 @@ TOP = 3  # how many of a search's best candidates its result keeps (to be re-tim
 BUILD_LIMIT, BUILD_FLOOR_S, BUILD_SAMPLES = 20.0, 30.0, 8
 
 
+def check_build_limit(build_limit: float | None) -> float | None:
+    """The one bound on ``build_limit`` (the Search's and ``msgym tune --build-limit``'s)."""
+    if build_limit is not None and not build_limit >= 1:
+        raise ValueError(f"build_limit must be >= 1 (times the median build) or None (off), got {build_limit!r}")
+    return build_limit
+
+
 @dataclasses.dataclass
 class TuneResult:
     task: str
@@ -89,8 +96,7 @@ class Search:
     ):
         if not isinstance(trials, int) or trials < 1:
             raise ValueError(f"trials must be a positive integer, got {trials!r}")
-        if build_limit is not None and not build_limit >= 1:
-            raise ValueError(f"build_limit must be >= 1 (times the median build) or None (off), got {build_limit!r}")
+        check_build_limit(build_limit)
         self.strategy = create(agent, **(agent_options or {}))
         self.task = get_task(task)
         if self.task.space_kind not in self.strategy.space_kinds:
