@@ -25,6 +25,14 @@ and the pretrained model needs no first measurements to guide it. Measured on th
 GFLOPS at 47-105 s; MetaSchedule 165 GFLOPS at 49-148 s. The 8 over 64 leave room for the candidates
 msgym's spaces do not hold (``unlocated``), which would otherwise cost a second search for the last few.
 
+One evolution per design space (``PER_SKETCH``), MetaSchedule's population of 512 shared out among
+them, and half of each batch shared out among them too (``metaschedule.SEARCH_FLOOR``), the rest
+going to the best-scored of all. With one evolution over all design spaces, the pretrained model's
+preference for one of them decided the whole batch: on CBR/2 (Zen 5, 5 seeds) the learned agent
+measured 320 candidates, all of one design space, while MetaSchedule's best came from the other two
+in every seed (448 against 375 verified GFLOPS). Which design space suits an operator is what a model
+trained on others knows least; within one, it ranks well.
+
 It searches the extended space too (``space="extended"``), where the ``metaschedule`` agent, the
 baseline, does not: MetaSchedule's evolution over the extended rules, whose own decisions
 (parallel granularity, vector width, inner loop order) ``extended_space.MutateRootDecision``
@@ -45,6 +53,7 @@ class LearnedSearch(MetaScheduleSearch):
     DEFAULT_COST_MODEL = "auto"
     COST_MODELS = ("auto", *MetaScheduleSearch.COST_MODELS)
     DEFAULT_TRIALS_PER_ITER = 72  # one search per 64-trial budget (see the module docstring)
+    PER_SKETCH = True  # one evolution per design space: the pretrained model favours one (SEARCH_FLOOR)
     space_kinds = ("default", "extended")  # MetaSchedule's search over msgym's extended rules too
 
     def setup(self, context: SearchContext) -> None:

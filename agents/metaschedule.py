@@ -24,7 +24,7 @@ from typing import Any
 from msgym._tvm import load_tensor_intrinsics, ms
 from msgym.cost_models import create as create_cost_model
 from msgym.cost_models.metaschedule import metaschedule_cost_model
-from msgym.extended_space import space_contexts
+from msgym.extended_space import program_context, space_contexts
 from msgym.measure import MeasureResult
 from msgym.search import Candidate, SearchContext, SearchStrategy
 
@@ -33,6 +33,13 @@ FAILED_RUN_S = 1e10  # what MetaSchedule's AddToDatabase records for a failed ru
 # picked by the cost model (its ``eps_greedy``, 0.05 by default): the exploration that keeps a
 # wrong model from steering every trial. ``PickWithEpsGreedy`` puts those picks last in the batch.
 EPS_GREEDY = 0.05
+# Of a batch drawn from several searches (programs, or design spaces with ``PER_SKETCH``), the share
+# each search's own best fill before the rest go by score alone: the learned agent's pretrained model,
+# on CBR/2 (a task it never saw), ranked one of its 3 design spaces above the others so that in 5 runs
+# of 64 trials it measured nothing else, while MetaSchedule's best came from the other two in all 5
+# (Zen 5, 448 against 375 verified GFLOPS; BENCHMARKS.md, "Issue 14 ... one search per design space").
+SEARCH_FLOOR = 0.5
+MIN_POPULATION = 64  # the smallest population a search per design space gets (``PER_SKETCH``)
 
 
 class MetaScheduleSearch(SearchStrategy):
@@ -42,6 +49,7 @@ class MetaScheduleSearch(SearchStrategy):
     COST_MODELS: tuple[str, ...] = ("xgb", "random", "mlp", "pretrained")  # by name; or a saved MLP (.pt)
     space_kinds = ("default",)  # MetaSchedule's rules: the baseline stays on its own space
     DEFAULT_TRIALS_PER_ITER = 16  # what num_trials_per_iter=None means (see the module docstring)
+    PER_SKETCH = False  # one evolution per design space (sketch) rather than one over them all
 
     def __init__(
         self,
@@ -77,25 +85,18 @@ class MetaScheduleSearch(SearchStrategy):
         task = context.task
         # One MetaSchedule search per program of the task's space: the default space has one; the
         # extended one on a CPU maybe a second, its weights packed (``extended_space.space_modules``).
-        self.contexts = space_contexts(
-            task,
-            self.seed,
-            self.num_threads,
-            search=lambda: ms.search_strategy.EvolutionarySearch(
-                population_size=self.population_size, eps_greedy=EPS_GREEDY
-            ),
-        )
+        self.contexts, design_spaces = self._searches(task)
         self.tune_context = self.contexts[0]
         self.database = ms.database.MemoryDatabase()
         self.workloads = [self.database.commit_workload(tc.mod) for tc in self.contexts]
         self.cost_model = self._make_cost_model(context)
-        for tc in self.contexts:
+        for tc, spaces in zip(self.contexts, design_spaces):
             tc.pre_tuning(
                 # The loop owns the budget. MetaSchedule's own count charges a whole batch even when it
                 # finds fewer unmeasured candidates, which would end it a few trials early: give it slack.
                 max_trials=2 * (context.trials or 10**6) + self.num_trials_per_iter,
                 num_trials_per_iter=self.num_trials_per_iter,
-                design_spaces=tc.generate_design_space(),
+                design_spaces=spaces,
                 database=self.database,
                 cost_model=self.cost_model,
             )
@@ -132,6 +133,27 @@ class MetaScheduleSearch(SearchStrategy):
             self.finished = True
 
     # ------------------------------------------------------------------------------ internals
+    def _searches(self, task: Any) -> tuple[list, list]:
+        """The searches' ``TuneContext`` and the design spaces each one searches: one search per
+        program of the task's space, over all its design spaces (MetaSchedule's way); with
+        ``PER_SKETCH``, one per design space of each program, the program's population shared out."""
+
+        def search(population: int) -> Any:
+            return lambda: ms.search_strategy.EvolutionarySearch(population_size=population, eps_greedy=EPS_GREEDY)
+
+        programs = space_contexts(task, self.seed, self.num_threads, search=search(self.population_size))
+        sketches = [list(tc.generate_design_space()) for tc in programs]
+        if not self.PER_SKETCH:
+            return programs, sketches
+        contexts, spaces = [], []
+        for tc, schs in zip(programs, sketches):
+            population = max(min(MIN_POPULATION, self.population_size), self.population_size // len(schs))
+            for k, sch in enumerate(schs):
+                seed = self.seed + 1000 * k  # a search of its own per design space
+                contexts.append(program_context(task, tc.mod, seed, self.num_threads, search(population)))
+                spaces.append([sch])
+        return contexts, spaces
+
     def _make_cost_model(self, context: SearchContext) -> Any:
         """xgb / random: MetaSchedule's own; mlp, pretrained or a saved MLP (.pt): msgym's, through its adapter."""
         kind = self.cost_model_kind
@@ -191,27 +213,34 @@ class MetaScheduleSearch(SearchStrategy):
         return drawn
 
     def _best(self, drawn: "list[tuple[int, Any]]", n: int) -> "list[tuple[int, Any]]":
-        """``n`` of the searches' candidates: the ones the cost model scores highest (ties, an
-        untrained model, go by each search's own order), then MetaSchedule's share of random picks
+        """``n`` of the searches' candidates: each search's best-scored few (``SEARCH_FLOOR`` of the
+        batch shared out among them), then the ones the cost model scores highest of the rest (ties,
+        an untrained model, go by each search's own order), then MetaSchedule's share of random picks
         (``EPS_GREEDY``, the tail of each search's batch), taken from the searches in turn.
 
         Why keep the random picks: ranked with the rest by the model, they almost never made the
         cut (the model scores them low, which is why they are there), so with two programs (packed
-        and not) the search lost the exploration MetaSchedule gives it with one."""
+        and not) the search lost the exploration MetaSchedule gives it with one. Why a floor per
+        search: what a model ranks worst on a task it never saw is one design space against another
+        (``SEARCH_FLOOR``)."""
         mine = {i: [k for k, (j, _) in enumerate(drawn) if j == i] for i in range(len(self.contexts))}
         share = int(n * EPS_GREEDY)  # each search was asked for n: its random picks are its last `share`
         tails = {i: ks[max(0, len(ks) - share) :] for i, ks in mine.items() if ks}
         randoms = [k for turn in zip_longest(*tails.values()) for k in turn if k is not None]
         kept = randoms[:share]
-        keys = []
+        ranked = {}  # search -> its candidates as (-score, its own rank, index), best first
         for i, ks in mine.items():
             ks = [k for k in ks if k not in kept]
             if ks:
                 scores = self.cost_model.predict(self.contexts[i], [drawn[k][1] for k in ks])
-                keys += [(-float(score), rank, k) for rank, (k, score) in enumerate(zip(ks, scores))]
-        # best-scored first and the random picks last, as in each search's own batch (a budget that
-        # ends inside the batch cuts the same ones MetaSchedule's order would)
-        return [drawn[k] for k in [k for _, _, k in sorted(keys)[: n - len(kept)]] + kept]
+                ranked[i] = sorted((-float(score), rank, k) for rank, (k, score) in enumerate(zip(ks, scores)))
+        m = n - len(kept)
+        floor = int(m * SEARCH_FLOOR / len(ranked)) if ranked else 0
+        floors = [key for turn in zip(*(keys[:floor] for keys in ranked.values())) for key in turn]
+        rest = sorted(key for keys in ranked.values() for key in keys[floor:])[: m - len(floors)]
+        # each search's floor first (in turn), then the rest best-scored first, the random picks last
+        # as in each search's own batch: a budget that ends inside the batch cuts the lowest-scored
+        return [drawn[k] for _, _, k in floors + rest] + [drawn[k] for k in kept]
 
     def _locate(self, mc: Any) -> Candidate | None:
         where = self.spaces.locate(mc.sch.trace, mc.sch.mod)

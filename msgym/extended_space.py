@@ -70,6 +70,7 @@ __all__ = [
     "MutateRootDecision",
     "SHARED_OPTIN_BYTES",
     "space_target",
+    "program_context",
     "space_contexts",
 ]
 
@@ -304,19 +305,23 @@ def space_contexts(task: Task, seed: int, num_threads: "int | str", search: "Any
     """One MetaSchedule ``TuneContext`` per program of the task's space (``space_modules``), each with
     the space's target and rules: what msgym's design spaces are read from and what MetaSchedule's
     own search runs on. ``search``: a factory of search strategies, one for each context."""
+    return [program_context(task, mod, seed, num_threads, search) for mod in space_modules(task)]
+
+
+def program_context(
+    task: Task, mod: tvm.IRModule, seed: int, num_threads: "int | str", search: "Any | None" = None
+) -> Any:
+    """The ``TuneContext`` of one program of the task's space (one of ``space_modules``)."""
     target = space_target(task.space_kind, task.target)
-    return [
-        ms.TuneContext(
-            mod=mod,
-            target=target,
-            space_generator=space_generator(task.space_kind, target, mod),
-            search_strategy=None if search is None else search(),
-            task_name=task.name,
-            rand_state=seed,
-            num_threads=num_threads,
-        )
-        for mod in space_modules(task)
-    ]
+    return ms.TuneContext(
+        mod=mod,
+        target=target,
+        space_generator=space_generator(task.space_kind, target, mod),
+        search_strategy=None if search is None else search(),
+        task_name=task.name,
+        rand_state=seed,
+        num_threads=num_threads,
+    )
 
 
 def constant_inputs(task: Task) -> tuple[int, ...]:

@@ -75,9 +75,11 @@ def test_the_learned_agent_is_the_default_and_searches_a_gpu_task_with_xgboost(f
 
 def test_the_cost_model_picks_from_two_programs_and_keeps_metaschedules_random_share():
     """With two programs (packed weights and not) the cost model picks a batch from both searches'
-    candidates; the random picks each search puts last in its batch (``EPS_GREEDY``) are kept, taken
-    from the searches in turn, and served last, as MetaSchedule orders its own batch."""
-    from agents.metaschedule import EPS_GREEDY
+    candidates: each search's best few first (``SEARCH_FLOOR`` of the batch shared out, in turn),
+    then the best-scored of the rest; the random picks each search puts last in its batch
+    (``EPS_GREEDY``) are kept, taken from the searches in turn, and served last, as MetaSchedule
+    orders its own batch."""
+    from agents.metaschedule import EPS_GREEDY, SEARCH_FLOOR
 
     agent = create("metaschedule", num_trials_per_iter=40)
     agent.contexts = ["packed", "plain"]
@@ -95,4 +97,32 @@ def test_the_cost_model_picks_from_two_programs_and_keeps_metaschedules_random_s
     picked = [c for _, c in agent._best(drawn, 40)]
     assert len(picked) == len(set(picked)) == 40
     assert picked[-2:] == ["packed-38", "plain-38"]  # the first random pick of each search, served last
-    assert picked[:-2] == [f"packed-{k}" for k in range(per_search)]  # then by the model's scores
+    floor = int(per_search * SEARCH_FLOOR / 2)  # 9 of each search's best, though the model rates plain lower
+    assert picked[: 2 * floor] == [f"{name}-{k}" for k in range(floor) for name in ("packed", "plain")]
+    rest = [f"packed-{k}" for k in range(floor, per_search - floor)]  # then the rest by the model's scores
+    assert picked[2 * floor : -2] == rest
+
+
+def test_the_learned_agent_runs_one_search_per_design_space():
+    """``PER_SKETCH``: one evolution per design space, the population shared out, each search's
+    candidates points of its own design space; MetaSchedule's own agent keeps one search over all."""
+    from msgym.search import SearchContext
+    from msgym.space import design_spaces
+    from msgym.tasks import get_task
+
+    spaces = design_spaces(get_task("gmm-64"))
+    assert len(spaces.traces) > 1
+    agent = create("learned", population_size=48, num_trials_per_iter=6)
+    agent.setup(SearchContext(spaces, seed=0, trials=6, baseline_s=1e-3))
+    try:
+        assert len(agent.contexts) == len(spaces.traces)
+        drawn = agent._draw()
+        located = [(i, agent._locate(mc)) for i, mc in drawn]
+        assert len(drawn) == 6 and {i for i, _ in drawn} == set(range(len(spaces.traces)))
+        assert all(c.space == i for i, c in located if c is not None)
+    finally:
+        agent.close()
+    baseline = create("metaschedule", population_size=16)
+    baseline.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))
+    assert len(baseline.contexts) == 1
+    baseline.close()
