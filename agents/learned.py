@@ -36,8 +36,8 @@ trained on others knows least; within one, it ranks well.
 It searches the extended space too (``space="extended"``), where the ``metaschedule`` agent, the
 baseline, does not: MetaSchedule's evolution over the extended rules, whose own decisions
 (parallel granularity, vector width, inner loop order) ``extended_space.MutateRootDecision``
-mutates; where the task's weights may be packed, one search over each program (packed and not),
-the cost model choosing the batch from both.
+mutates; where the task's weights may be packed, one search per design space of each program
+(packed and not), the cost model choosing the batch from all.
 """
 
 from __future__ import annotations

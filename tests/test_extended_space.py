@@ -152,8 +152,9 @@ def test_metaschedules_evolution_mutates_the_root_decisions_to_other_valid_optio
 
 
 def test_the_learned_agent_searches_the_extended_space_packed_and_not(fake_measurer):
-    """MetaSchedule's evolution over the extended rules, one search per program (weights packed or
-    not): every candidate is a point of msgym's extended space, and both programs get measured."""
+    """MetaSchedule's evolution over the extended rules, one search per design space of each program
+    (weights packed or not): every candidate is a point of msgym's extended space, and both programs
+    get measured."""
     from msgym.search import create, tune
 
     agent = create("learned", num_trials_per_iter=6, population_size=32)
@@ -161,7 +162,9 @@ def test_the_learned_agent_searches_the_extended_space_packed_and_not(fake_measu
         get_task("gmm-64", space="extended"), agent, trials=18, seed=0, progress=False, measurer=fake_measurer
     )
     assert (result.trials, result.errors, agent.unlocated) == (18, 0, 0)
-    assert len(agent.contexts) == 2  # the packed program is searched too
+    # one search per design space of each program: the packed program's are searched too
+    assert len(agent.contexts) == len(design_spaces(get_task("gmm-64", space="extended")).traces)
+    assert len({tvm_ffi.structural_hash(tc.mod) for tc in agent.contexts}) == 2
     records = agent.database.get_all_tuning_records()
     assert len(records) >= 12
     assert len({tvm_ffi.structural_hash(r.workload.mod) for r in records}) == 2  # both programs measured
