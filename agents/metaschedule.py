@@ -37,7 +37,7 @@ EPS_GREEDY = 0.05
 # each search's own best fill before the rest go by score alone: the learned agent's pretrained model,
 # on CBR/2 (a task it never saw), ranked one of its 3 design spaces above the others so that in 5 runs
 # of 64 trials it measured nothing else, while MetaSchedule's best came from the other two in all 5
-# (Zen 5, 448 against 375 verified GFLOPS; BENCHMARKS.md, "Issue 14 ... one search per design space").
+# (Zen 5, 448 against 375 verified GFLOPS; BENCHMARKS.md, "one evolution per design space").
 SEARCH_FLOOR = 0.5
 MIN_POPULATION = 64  # the smallest population a search per design space gets (``PER_SKETCH``)
 
@@ -83,8 +83,9 @@ class MetaScheduleSearch(SearchStrategy):
         super().setup(context)
         load_tensor_intrinsics()  # else the TuneContext's import of TVM's intrinsics takes ~80 s
         task = context.task
-        # One MetaSchedule search per program of the task's space: the default space has one; the
-        # extended one on a CPU maybe a second, its weights packed (``extended_space.space_modules``).
+        # One MetaSchedule search per program of the task's space (the default space has one; the
+        # extended one on a CPU maybe a second, its weights packed: ``extended_space.space_modules``),
+        # or with ``PER_SKETCH`` one per design space of each.
         self.contexts, design_spaces = self._searches(task)
         self.tune_context = self.contexts[0]
         self.database = ms.database.MemoryDatabase()
@@ -141,7 +142,9 @@ class MetaScheduleSearch(SearchStrategy):
         def search(population: int) -> Any:
             return lambda: ms.search_strategy.EvolutionarySearch(population_size=population, eps_greedy=EPS_GREEDY)
 
-        programs = space_contexts(task, self.seed, self.num_threads, search=search(self.population_size))
+        # with PER_SKETCH the programs' own contexts only give their design spaces: no search of their own
+        whole = None if self.PER_SKETCH else search(self.population_size)
+        programs = space_contexts(task, self.seed, self.num_threads, search=whole)
         sketches = [list(tc.generate_design_space()) for tc in programs]
         if not self.PER_SKETCH:
             return programs, sketches
