@@ -33,7 +33,7 @@ def main() -> None:
     agent.PER_SKETCH = not args.single
     agent.setup(SearchContext(spaces=spaces, seed=args.seed, trials=args.batch, baseline_s=1e-3))
     t0 = time.perf_counter()
-    drawn = agent._draw() if not args.single else [(0, mc) for mc in agent.contexts[0].generate_measure_candidates()]
+    drawn = agent._draw()
     seconds = time.perf_counter() - t0
     located = [agent._locate(mc) for _, mc in drawn]
     agent.close()

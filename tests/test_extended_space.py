@@ -163,7 +163,7 @@ def test_the_learned_agent_searches_the_extended_space_packed_and_not(fake_measu
     )
     assert (result.trials, result.errors, agent.unlocated) == (18, 0, 0)
     # one search per design space of each program: the packed program's are searched too
-    assert len(agent.contexts) == len(design_spaces(get_task("gmm-64", space="extended")).traces)
+    assert len(agent.contexts) == len(agent.spaces.traces)
     assert len({tvm_ffi.structural_hash(tc.mod) for tc in agent.contexts}) == 2
     records = agent.database.get_all_tuning_records()
     assert len(records) >= 12
