@@ -39,6 +39,7 @@ EPS_GREEDY = 0.05
 # of 64 trials it measured nothing else, while MetaSchedule's best came from the other two in all 5
 # (Zen 5, 448 against 375 verified GFLOPS; BENCHMARKS.md, "one evolution per design space").
 SEARCH_FLOOR = 0.5
+MEASURE_BATCH = 16  # the most the loop measures at a time for it (``SearchStrategy.measure_batch``)
 MIN_POPULATION = 64  # the smallest population a search per design space gets (``PER_SKETCH``)
 
 
@@ -69,6 +70,10 @@ class MetaScheduleSearch(SearchStrategy):
             )
         self.cost_model_kind, self.num_trials_per_iter = cost_model, num_trials_per_iter
         self.population_size, self.num_threads = population_size, num_threads
+        # Its batch is drawn before any of it is measured, so the loop may measure it in larger
+        # steps (builds packed better); at most MEASURE_BATCH, so the search's build limit
+        # (``loop.BUILD_LIMIT``, from 8 builds on) still takes effect within a 64-trial run.
+        self.measure_batch = min(num_trials_per_iter, MEASURE_BATCH)
 
     def hparams(self) -> dict:
         return {

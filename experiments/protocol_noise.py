@@ -1,5 +1,7 @@
-"""How much separate measurements of one kernel spread, under the timing protocol before issue 13
-and the current default, interleaved (A, B, A, B, ...: the machine's minute hits both alike).
+"""How much separate measurements of one kernel spread, under the timing protocol before issue 13,
+the current default and two spaced variants of it (a contender's repeats in 3 chunks, 100 or 250 ms
+apart: ``TimingConfig.min_chunks``, ``gap_ms``), interleaved (A, B, C, D, A, ...: the machine's
+minute hits all alike).
 
 Each protocol measures the same program ``--calls`` times (separate calls, as a search would: each
 builds the program again, checks its output and times it), and the spread of the results is reported:
@@ -28,6 +30,9 @@ from msgym.tasks import get_task
 PROTOCOLS = {
     "before issue 13 (median of 5 repeats)": TimingConfig(estimator="median", adaptive=False),
     "default (minimum, adaptive repeats)": TimingConfig(),
+    # a contender's repeats in at least 3 chunks (5 + 5 + 5), spaced (TimingConfig.min_chunks, gap_ms)
+    "spaced: 3 chunks 100 ms apart": TimingConfig(min_chunks=3, gap_ms=100),
+    "spaced: 3 chunks 250 ms apart": TimingConfig(min_chunks=3, gap_ms=250),
 }
 
 
@@ -83,8 +88,12 @@ def main() -> None:
             f"{row['s_per_measurement']:.3f} s each  {row['repeats_mean']:.1f} repeats",
             flush=True,
         )
+    for row in rows:
+        row["cost_vs_before"] = row["s_per_measurement"] / rows[0]["s_per_measurement"]
     cost_ratio = rows[1]["s_per_measurement"] / rows[0]["s_per_measurement"]
     print(f"cost ratio default / before: {cost_ratio:.2f}")
+    for row in rows[2:]:
+        print(f"cost ratio {row['protocol']} / before: {row['cost_vs_before']:.2f}")
     if args.json:
         out = {
             "command": " ".join(["python", *sys.argv]),

@@ -4,16 +4,17 @@ Policy (documented for the 2-core machines this project runs on):
 
 * **Build workers** and one **run worker**, each a long-lived process that imports TVM once.
   A build is ``tirx.build`` + linking a shared library; a run loads it, runs it once on seeded
-  inputs, compares every argument with the task's reference, then times it. A CPU task builds in
-  one worker; a GPU task in all of them at once (``builders``: cores - 2, at most 8), since its
-  kernels run on the GPU and leave the cores free.
+  inputs, compares every argument with the task's reference, then times it. A GPU task builds in
+  all of them at once (``builders``: cores - 2, at most 8), since its kernels run on the GPU and
+  leave the cores free; a CPU task on 2 cores in two at once between its runs (one per core: a
+  build is one thread), on more cores in one, beside the kernel being timed (``_build_slots``).
 * **Runs are serialized**, machine-wide: one run worker per measurer, and a file lock
   (``$MSGYM_CACHE_DIR/run.lock``) held while a kernel runs, so kernels measured by other
   processes (parallel environments, other searches) never time each other's noise.
 * **Builds overlap runs** only where there are more than 2 cores, or the kernel runs on a GPU
   (``overlap=None`` decides, per task): on 2 cores a build would take a core from the CPU kernel
-  being timed (kernels use every core), so there builds and runs alternate. The parent still
-  overlaps its own work (replaying and postprocessing the next candidate) with the workers.
+  being timed (kernels use every core), so there builds (two at once) and runs alternate. The
+  parent still overlaps its own work (replaying and postprocessing the next candidate) with the workers.
 * Timing: ``time_evaluator(number=1, repeat=5, min_repeat_ms=2)``, the minimum of the repeats,
   and more repeats for contenders (kernels near the task's best so far) whose interval is wide:
   ``protocol.py`` says why, with figures. Slow kernels (first run > 20 ms) get 3 repeats timed
@@ -124,7 +125,7 @@ class Measurer:
         self.store = RecordStore(store, fake=self.fake) if store is not None else None
         self.cache: dict[str, Entry] = self.store.load_cache() if self.store else {}
         self.overlap = overlap  # None: decided per task (``_overlaps``)
-        n_builders = builders if builders is not None else max(1, min(8, (os.cpu_count() or 1) - 2))
+        n_builders = builders if builders is not None else default_builders()
         if n_builders < 1:
             raise ValueError(f"builders must be at least 1, got {n_builders}")
         self.builders = [WorkerProcess("build") for _ in range(n_builders)]  # started when first used
@@ -157,7 +158,7 @@ class Measurer:
 
     @property
     def builder(self) -> WorkerProcess:
-        """The first build worker (the only one a CPU task uses)."""
+        """The first build worker (the only one a CPU task uses where builds overlap its runs)."""
         return self.builders[0]
 
     @property
@@ -171,7 +172,19 @@ class Measurer:
         return (os.cpu_count() or 1) > 2 or is_gpu(task.target)
 
     def _build_slots(self, task: Task) -> list[WorkerProcess]:
-        return self.builders if is_gpu(task.target) else self.builders[:1]
+        """The build workers ``task``'s builds may use at once. Where builds never overlap a timed kernel
+        (a CPU task on <= 2 cores: ``_overlaps``) they have the machine between runs to themselves:
+        all of them, one per core. Where they do (a GPU, whose kernels leave the cores free; a CPU
+        task on more cores), a CPU task's builds go one at a time beside its kernel's threads.
+
+        Why: a build is one LLVM thread, so one builder left a 2-core machine's other core idle
+        through every build; on TBG/0 the learned agent's picks averaged 3.8 s of build each
+        (``experiments/build_cost.py``). Two builders measured 64 of them in 0.84x the wall time of
+        one, latencies agreeing as two alike measurers do (``experiments/parallel_builds.py``,
+        BENCHMARKS.md): a batch of 4 waits for its slowest build."""
+        if is_gpu(task.target) or not self._overlaps(task):
+            return self.builders
+        return self.builders[:1]
 
     # ------------------------------------------------------------------------------ public
     def measure(self, task: Task, mod: tvm.IRModule, use_cache: bool = True) -> MeasureResult:
@@ -396,6 +409,14 @@ class Measurer:
         if keep:
             self.measured += 1
             self.record(task, item.space, item.decisions, result, runner=str(self.runner))
+
+
+def default_builders() -> int:
+    """Build workers a measurer has unless told: one per core on up to 2 cores (where builds and timed
+    kernels take turns: ``Measurer._build_slots``), else all cores but 2 (the run worker and the
+    search's own process), at most 8."""
+    cores = os.cpu_count() or 1
+    return max(min(2, cores), min(8, cores - 2))
 
 
 def baseline_program(task: Task) -> tvm.IRModule:

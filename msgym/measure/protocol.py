@@ -16,6 +16,13 @@ task) gets ``chunk`` more repeats at a time while its 95% interval is wider than
 of the estimate, up to ``max_repeat`` repeats and ``max_timing_s`` seconds of timed runs. For the
 minimum the interval is the bootstrap's: it is narrow once the few fastest repeats agree, i.e. once
 the fast state has been seen more than once.
+
+**Spacing** (``TimingConfig.min_chunks``, ``gap_ms``; off by default): a contender's repeats in at
+least ``min_chunks`` chunks with pauses between, so that no one slow state holds them all. Measured
+on the Zen 5 VM (BENCHMARKS.md, "spacing a contender's repeats does not help"): 3 chunks 100 ms apart
+spread 5.0-8.9% over 10 calls, 250 ms apart 4.7-25.2%, where the default (back to back) spread
+2.7-4.6% in the same three interleaved runs, at 1.15-1.35x the cost. The slow states are not short
+and independent; a pause only gives the idle vCPUs another draw.
 """
 
 from __future__ import annotations
@@ -68,12 +75,14 @@ def interval(repeats: Sequence[float], name: str = "min") -> tuple[float, float]
     return bootstrap_ci(repeats, statistic=_statistic(name), n_boot=N_BOOT)
 
 
-def more_repeats(repeats: Sequence[float], timing: Any, best_s: "float | None") -> int:
+def more_repeats(repeats: Sequence[float], timing: Any, best_s: "float | None", chunks: int = 1) -> int:
     """How many more repeats a kernel should get (0: its latency is known well enough).
 
     ``timing`` is a ``TimingConfig``; ``best_s`` the task's best latency so far (None: none yet, so
-    this kernel is a contender). Each repeat lasts ``max(latency, min_repeat_ms)``, which bounds the
-    time spent."""
+    this kernel is a contender); ``chunks`` how many chunks the repeats so far came in (a contender
+    gets at least ``timing.min_chunks``, whatever its interval: repeats that all fell in one slow
+    state agree with each other too). Each repeat lasts ``max(latency, min_repeat_ms)``, which bounds
+    the time spent."""
     n = len(repeats)
     if n < timing.repeat:
         return timing.repeat - n
@@ -83,7 +92,7 @@ def more_repeats(repeats: Sequence[float], timing: Any, best_s: "float | None") 
     if best_s is not None and est > timing.contender_ratio * best_s:
         return 0  # hopeless: far from the best, it needs no precision
     low, high = interval(repeats, timing.estimator)
-    if high - low <= timing.target_width * est:
+    if high - low <= timing.target_width * est and chunks >= timing.min_chunks:
         return 0
     per_repeat = max(est, timing.min_repeat_ms / 1e3)
     room = int((timing.max_timing_s - n * per_repeat) / per_repeat)

@@ -31,6 +31,12 @@ class TimingConfig:
     target_width: float = 0.005
     max_repeat: int = 15
     max_timing_s: float = 0.3
+    # Spacing (protocol.more_repeats): a contender's repeats come in at least ``min_chunks`` chunks
+    # (the first ``repeat``, then ``chunk`` at a time), ``gap_ms`` apart, whatever its interval says,
+    # so that a slow state of the machine shorter than the gaps cannot hold all of them. Off: on this
+    # project's VMs it spread more, not less (protocol.py, with figures).
+    min_chunks: int = 1
+    gap_ms: float = 0.0
 
 
 @dataclasses.dataclass

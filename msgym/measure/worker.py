@@ -278,8 +278,12 @@ def run(
                 return [float(r) for r in evaluator(*args).results]
 
         repeats: list[float] = []
-        while (n := more_repeats(repeats, timing, best_s)) > 0:
+        chunks = 0
+        while (n := more_repeats(repeats, timing, best_s, chunks)) > 0:
+            if chunks and timing.gap_ms > 0:
+                time.sleep(timing.gap_ms / 1e3)  # the next chunk at another moment (TimingConfig.gap_ms)
             repeats += timed(n)
+            chunks += 1
         return MeasureResult(
             latency_s=estimate(repeats, timing.estimator),
             repeats=repeats,

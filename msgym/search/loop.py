@@ -306,12 +306,12 @@ def tune(
     ``verify_rounds=R`` re-times the best few at the end, R interleaved passes (``verified_*`` fields).
     ``build_limit=F``: once 8 builds have succeeded, a build past F times their median (at least 30 s)
     is abandoned (``BUILD_LIMIT`` says why; None: only the measurer's timeout).
-    ``batch``: candidates proposed and measured at a time (None: 4 on a CPU; on a GPU 16, built in
-    parallel while the GPU runs the last ones)."""
+    ``batch``: candidates proposed and measured at a time (None: the strategy's ``measure_batch``, else
+    4 on a CPU; on a GPU 16, built in parallel while the GPU runs the last ones)."""
     search = Search(
         task, agent, trials, seed, logdir, measurer, progress, remeasure, agent_options, drift_every, build_limit
     )
-    batch = batch or (GPU_BATCH if is_gpu(search.task.target) else CPU_BATCH)
+    batch = batch or search.strategy.measure_batch or (GPU_BATCH if is_gpu(search.task.target) else CPU_BATCH)
     try:
         while not search.done:
             search.step(batch)

@@ -45,6 +45,11 @@ class SearchStrategy:
     # The design spaces it can search (``Task.space_kind``); given another, a search runs it on the
     # default space (MetaSchedule's own tuner: it is the baseline, and knows only its own rules).
     space_kinds: tuple[str, ...] = ("default", "extended")
+    # Candidates the search loop measures at a time when its caller names no batch (None: the loop's
+    # own, ``loop.CPU_BATCH`` / ``GPU_BATCH``). A strategy whose proposals do not depend on the results
+    # of the same batch (drawn ahead, as MetaSchedule's are) loses nothing to a larger one, and the
+    # measurer packs a larger batch's builds better into its two build workers (``Measurer._build_slots``).
+    measure_batch: int | None = None
 
     def setup(self, context: SearchContext) -> None:
         self.context, self.spaces, self.seed = context, context.spaces, context.seed

@@ -130,6 +130,43 @@ def test_build_that_hangs_is_killed_at_its_timeout(monkeypatch):
         m.close()
 
 
+def test_builds_go_two_at_a_time_between_timed_kernels(tmp_path, monkeypatch):
+    """Where builds must not overlap a timed kernel (2 cores), both cores build between runs: two
+    builds at once in two workers, and never a build while a kernel is timed."""
+    import json
+    import random
+
+    from conftest import DATA
+
+    timeline = tmp_path / "timeline.jsonl"
+    monkeypatch.setenv("MSGYM_WORKER_PRELOAD", str(DATA / "timeline.py"))
+    monkeypatch.setenv("MSGYM_TEST_TIMELINE", str(timeline))
+    task = get_task("gmm-64")
+    spaces = design_spaces(task)
+    cands = spaces.sample_distinct(random.Random(5), 6)
+    with Measurer(overlap=False, builders=2) as m:
+        assert all(r.ok for r in measure_candidates(m, spaces, cands))
+    events = [json.loads(line) for line in timeline.read_text().splitlines()]
+    builds = [(s, e) for kind, _, s, e in events if kind == "build"]
+    runs = [(s, e) for kind, _, s, e in events if kind == "run"]
+    assert len(builds) == len(runs) == len(cands)
+    assert len({pid for kind, pid, _, _ in events if kind == "build"}) == 2
+
+    def overlap(a, b):
+        return a[0] < b[1] and b[0] < a[1]
+
+    assert any(overlap(a, b) for i, a in enumerate(builds) for b in builds[i + 1 :])
+    assert not any(overlap(b, r) for b in builds for r in runs)
+
+
+def test_a_contenders_repeats_come_in_spaced_chunks():
+    task = get_task("gmm-64")
+    with Measurer(TimingConfig(min_chunks=3, gap_ms=200)) as m:
+        result = m.measure(task, default_program(task))  # the task's first: a contender
+    assert result.ok and len(result.repeats) == 15  # 5 + 5 + 5, however narrow the first five were
+    assert result.run_s >= 0.4  # two 200 ms gaps
+
+
 def test_invalid_candidate_is_an_error_result(measurer):
     task = get_task("gmm-64")
     spaces = design_spaces(task)

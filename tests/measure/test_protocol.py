@@ -47,3 +47,16 @@ def test_timing_budget_bounds_the_repeats():
     assert more_repeats([8e-3, 9e-3, 8.5e-3, 9.5e-3, 8.2e-3], timing, None) == 1
     # tiny kernels: a repeat lasts min_repeat_ms (2 ms), so 20 more fit
     assert more_repeats([1e-5, 2e-5, 1.5e-5, 1.2e-5, 1.1e-5], timing, None) == 5
+
+
+def test_a_contender_gets_its_chunks_even_when_they_agree():
+    """Repeats that all fell in one slow state agree too: ``min_chunks`` asks for more anyway."""
+    spaced = TimingConfig(repeat=5, chunk=5, max_repeat=15, min_chunks=3, max_timing_s=10)
+    narrow = [1e-3] * 5
+    assert more_repeats(narrow, TimingConfig(), None) == 0  # the default stops: the interval is narrow
+    assert more_repeats(narrow, spaced, None, chunks=1) == 5
+    assert more_repeats(narrow * 2, spaced, None, chunks=2) == 5
+    assert more_repeats(narrow * 3, spaced, None, chunks=3) == 0  # max_repeat, and its chunks done
+    assert more_repeats(narrow, spaced, best_s=0.5e-3, chunks=1) == 0  # hopeless: no chunks owed
+    budget = TimingConfig(repeat=5, chunk=5, max_repeat=15, min_chunks=3, max_timing_s=6e-3)
+    assert more_repeats([1.1e-3] * 5, budget, None, chunks=1) == 0  # the timing budget still bounds it

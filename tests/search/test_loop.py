@@ -170,3 +170,26 @@ def test_a_build_far_slower_than_the_searchs_own_is_abandoned(tmp_path):
         assert set(runner.timeouts) == {60.0} and free.errors == 0
     with pytest.raises(ValueError, match="build_limit must be >= 1"):
         tune("gmm-64", "random", trials=1, build_limit=0.5)
+
+
+def test_the_loop_measures_in_the_strategys_own_batch_unless_told(fake_measurer):
+    from agents.random import RandomSearch
+
+    asked = []
+
+    class Batched(RandomSearch):
+        measure_batch = 5
+
+        def propose(self, n):
+            asked.append(n)
+            return super().propose(n)
+
+    tune("gmm-64", Batched(), trials=12, seed=0, measurer=fake_measurer, progress=False)
+    assert asked == [5, 5, 2]
+    asked.clear()
+    tune("gmm-64", Batched(), trials=6, seed=1, measurer=fake_measurer, progress=False, batch=3)
+    assert asked == [3, 3]  # the caller's batch wins
+    # MetaSchedule's agents draw their batch ahead: measured 16 at a time at most
+    assert create("metaschedule").measure_batch == create("learned").measure_batch == 16
+    assert create("metaschedule", num_trials_per_iter=8).measure_batch == 8
+    assert create("random").measure_batch is None  # the loop's own (4 on a CPU)
