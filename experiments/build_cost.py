@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import emit
+from common import emit, quantile
 
 
 def store_builds(store: Path, task: str) -> dict[str, float]:
@@ -43,7 +43,7 @@ def summary(xs: list[float]) -> dict:
     return {
         "n": len(xs),
         "median_s": statistics.median(xs) if xs else None,
-        "p90_s": xs[int(0.9 * (len(xs) - 1))] if xs else None,
+        "p90_s": quantile(xs, 0.9),
         "mean_s": statistics.fmean(xs) if xs else None,
         "total_s": sum(xs),
     }

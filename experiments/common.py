@@ -33,3 +33,9 @@ def write_json(out: dict, path: str) -> None:
     """Write the results to ``path``, making its folder."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(out, indent=1))
+
+
+def quantile(xs: list[float], q: float) -> "float | None":
+    """The ``q`` quantile of ``xs`` as the nearest lower rank (a figure that occurred; None if empty)."""
+    xs = sorted(xs)
+    return xs[int(q * (len(xs) - 1))] if xs else None

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import emit
+from common import emit, quantile
 
 
 def candidates(patterns: str) -> tuple[str, list[tuple[int, list]]]:
@@ -41,9 +41,8 @@ def candidates(patterns: str) -> tuple[str, list[tuple[int, list]]]:
 
 
 def spread(ratios: list[float]) -> dict:
-    xs = sorted(ratios)
-    pick = (lambda q: xs[int(q * (len(xs) - 1))]) if xs else (lambda q: None)
-    return {"median": statistics.median(xs) if xs else None, "p10": pick(0.1), "p90": pick(0.9), "n": len(xs)}
+    median = statistics.median(ratios) if ratios else None
+    return {"median": median, "p10": quantile(ratios, 0.1), "p90": quantile(ratios, 0.9), "n": len(ratios)}
 
 
 def main() -> None:
@@ -57,7 +56,7 @@ def main() -> None:
 
     from msgym._tvm import host_cpu
     from msgym.envs.outcome import measure_candidates
-    from msgym.measure import Measurer
+    from msgym.measure import Measurer, TimingConfig
     from msgym.space import design_spaces
     from msgym.tasks import get_task
 
@@ -87,8 +86,9 @@ def main() -> None:
     both_ok = [(a, b) for a, b in zip(results["A"], results["B"]) if a.ok and b.ok]
     ratios = [b.latency_s / a.latency_s for a, b in both_ok]
     best = min((min(a.latency_s, b.latency_s) for a, b in both_ok), default=None)
-    # contenders: within 1.5x of the best in both (``TimingConfig.contender_ratio``), so timed alike
-    near = [b.latency_s / a.latency_s for a, b in both_ok if max(a.latency_s, b.latency_s) <= 1.5 * best]
+    # contenders in both (within ``contender_ratio`` of the best), so timed alike: 5 to 15 repeats
+    ratio = TimingConfig().contender_ratio
+    near = [b.latency_s / a.latency_s for a, b in both_ok if max(a.latency_s, b.latency_s) <= ratio * best]
     out = {
         "command": " ".join(["python", *sys.argv]),
         "machine": f"mcpu={host_cpu()}",
