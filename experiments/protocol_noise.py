@@ -90,7 +90,7 @@ def main() -> None:
         )
     for row in rows:
         row["cost_vs_before"] = row["s_per_measurement"] / rows[0]["s_per_measurement"]
-    cost_ratio = rows[1]["s_per_measurement"] / rows[0]["s_per_measurement"]
+    cost_ratio = rows[1]["cost_vs_before"]
     print(f"cost ratio default / before: {cost_ratio:.2f}")
     for row in rows[2:]:
         print(f"cost ratio {row['protocol']} / before: {row['cost_vs_before']:.2f}")
