@@ -15,6 +15,8 @@ It is msgym's default agent (``msgym.search.DEFAULT_AGENT``). The shipped model 
 measurements (features of LLVM programs); on a GPU target there is none, so the search starts from
 MetaSchedule's XGBoost, the one that did best on the H200 (BENCHMARKS.md, "CUDA targets"):
 ``cost_model=auto``, the default, picks by target; a cost model given by name is used as it is.
+With XGBoost from nothing it also takes MetaSchedule's 16 per batch (unless a batch is given): one
+batch of 72 would be picked by a model that has seen no measurement.
 
 One search for 64 trials (``num_trials_per_iter=72``, where the ``metaschedule`` agent asks for 16
 four times): each of MetaSchedule's batches costs a full evolutionary search of its 512-wide
@@ -42,7 +44,9 @@ mutates; where the task's weights may be packed, one search per design space of 
 
 from __future__ import annotations
 
-from agents.metaschedule import MetaScheduleSearch
+from typing import Any
+
+from agents.metaschedule import MEASURE_BATCH, MetaScheduleSearch
 from msgym._tvm import is_gpu
 from msgym.search import SearchContext
 
@@ -56,7 +60,18 @@ class LearnedSearch(MetaScheduleSearch):
     PER_SKETCH = True  # one evolution per design space: the pretrained model favours one (SEARCH_FLOOR)
     space_kinds = ("default", "extended")  # MetaSchedule's search over msgym's extended rules too
 
+    def __init__(self, cost_model: "str | Any | None" = None, num_trials_per_iter: "int | None" = None, **kwargs: Any):
+        super().__init__(cost_model, num_trials_per_iter, **kwargs)
+        self._batch_given = num_trials_per_iter is not None
+
     def setup(self, context: SearchContext) -> None:
-        if self.cost_model_kind == "auto":
-            self.cost_model_kind = "xgb" if is_gpu(context.task.target) else "pretrained"
+        if self.cost_model_kind == "auto" and is_gpu(context.task.target):
+            # No pretrained model: XGBoost starts from nothing, and one batch of 72 would be picked by
+            # a model that has seen no measurement, so MetaSchedule's own schedule (16 per batch).
+            self.cost_model_kind = "xgb"
+            if not self._batch_given:
+                self.num_trials_per_iter = MetaScheduleSearch.DEFAULT_TRIALS_PER_ITER
+                self.measure_batch = min(self.num_trials_per_iter, MEASURE_BATCH)
+        elif self.cost_model_kind == "auto":
+            self.cost_model_kind = "pretrained"
         super().setup(context)

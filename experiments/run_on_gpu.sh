@@ -11,8 +11,8 @@
 #       stable-baselines3 sb3-contrib          (.gpu/ and .whl/ listed in .git/info/exclude)
 # Call 1 carries .gpu/tvm.part.aa and copies it to /tmp; call 2, within 30 s (the machine stays warm
 # 30 s), carries .gpu/tvm.part.ab and .whl and runs this script; a later call (still warm) finds TVM
-# unpacked. BENCH_ARGS go to bench_gpu.py; TESTS=0 skips the CUDA tests; the bench's record store
-# (build and run seconds of every candidate) comes back as records.jsonl.
+# unpacked. TESTS=0 skips the CUDA tests; BENCH_S=0 the benches; the benches' record store (build
+# and run seconds of every candidate) comes back as records.jsonl.
 T0=$(date +%s)
 mkdir -p /tmp/site /tmp/res
 if [ ! -d /tmp/site/tvm ]; then
@@ -26,11 +26,20 @@ if [ "${TESTS:-1}" != 0 ]; then
   timeout 150 python3 -m pytest -q -p no:cacheprovider tests/measure/test_gpu.py 2>&1 | tail -15 | tee "$OUT/pytest.txt"
   echo "tests done $(( $(date +%s) - T0 )) s"
 fi
-if [ "${BENCH_S:-390}" != 0 ]; then
-  rm -rf /tmp/res/* /tmp/runs
-  timeout "${BENCH_S:-390}" python3 experiments/bench_gpu.py --json /tmp/res/gpu.json --logdir /tmp/runs \
-    --budget-s "${BUDGET_S:-300}" ${BENCH_ARGS} 2>&1 | tee "$OUT/bench_log.txt" | grep -v "^\s*$" | tail -40
+# Each argument is one bench's arguments (default: BENCH_ARGS), run in order while time is left of
+# DEADLINE_S (from the script's start): bench N writes gpu_N.json, all into one record store.
+[ $# -eq 0 ] && set -- "${BENCH_ARGS}"
+rm -rf /tmp/res/* /tmp/runs
+n=0
+for args in "$@"; do
+  n=$((n + 1))
+  left=$(( ${DEADLINE_S:-${BENCH_S:-390}} - ($(date +%s) - T0) ))
+  if [ "${BENCH_S:-390}" = 0 ] || [ "$left" -lt 60 ]; then echo "bench $n not run: ${left} s left"; continue; fi
+  echo "bench $n (${left} s left): $args"
+  # shellcheck disable=SC2086
+  timeout "$left" python3 experiments/bench_gpu.py --json "/tmp/res/gpu_$n.json" --logdir /tmp/runs \
+    --budget-s $((left - 30)) $args 2>&1 | tee "$OUT/bench_log_$n.txt" | grep -v "^\s*$" | tail -40
   cp /tmp/res/*.json "$OUT/" 2>/dev/null
   cp /tmp/runs/records.jsonl "$OUT/records.jsonl" 2>/dev/null
-fi
+done
 echo "all done $(( $(date +%s) - T0 )) s"

@@ -65,6 +65,11 @@ def test_the_learned_agent_is_the_default_and_searches_a_gpu_task_with_xgboost(f
     agent.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))
     assert agent.hparams()["cost_model"] == "xgb" and agent.propose(2)
     agent.close()
+    # XGBoost starts from nothing there: MetaSchedule's 16 per batch, not one batch of 72 picked blind
+    plain = create(DEFAULT_AGENT, population_size=16)
+    plain.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))
+    assert plain.hparams()["num_trials_per_iter"] == 16 and plain.measure_batch == 16
+    plain.close()
     chosen = create("learned", cost_model="mlp", num_trials_per_iter=2, population_size=16)
     chosen.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))
     assert chosen.hparams()["cost_model"] == "mlp"
