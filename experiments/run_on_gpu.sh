@@ -12,7 +12,9 @@
 # Call 1 carries .gpu/tvm.part.aa and copies it to /tmp; call 2, within 30 s (the machine stays warm
 # 30 s), carries .gpu/tvm.part.ab and .whl and runs this script; a later call (still warm) finds TVM
 # unpacked. TESTS=0 skips the CUDA tests; BENCH_S=0 the benches; the benches' record store (build
-# and run seconds of every candidate) comes back as records.jsonl.
+# and run seconds of every candidate) comes back as records.jsonl. Plan DEADLINE_S with room to spare:
+# a bench process takes ~30 s to start, a run of MetaSchedule's search (metaschedule, learned) 150-220 s
+# for 64 trials, and the verification after a bench's last run ~30 s more (H200, BENCHMARKS.md).
 T0=$(date +%s)
 mkdir -p /tmp/site /tmp/res
 if [ ! -d /tmp/site/tvm ]; then
