@@ -23,6 +23,8 @@ from pathlib import Path
 
 from common import emit, quantile
 
+from msgym.search.verify import candidate_key
+
 
 def store_builds(store: Path, task: str) -> dict[str, float]:
     """Median build seconds per candidate (``json.dumps([space, decisions])``) of ``task`` in the store."""
@@ -34,7 +36,7 @@ def store_builds(store: Path, task: str) -> dict[str, float]:
             rec = json.loads(line)
             build_s = (rec.get("result") or {}).get("build_s") or 0.0
             if rec.get("task") == task and rec.get("space") is not None and build_s > 0:
-                builds[json.dumps([rec["space"], rec["decisions"]])].append(build_s)
+                builds[candidate_key(rec)].append(build_s)
     return {key: statistics.median(xs) for key, xs in builds.items()}
 
 
@@ -67,7 +69,7 @@ def by_agent(builds: dict[str, float], run_dirs: list[Path], index: int) -> dict
         agent = json.loads((run / "config.json").read_text())["agent"]
         for line in (run / "records.jsonl").read_text().splitlines():
             rec = json.loads(line)
-            key = json.dumps([rec["space"], rec["decisions"]])
+            key = candidate_key(rec)
             if key not in builds:
                 continue
             seen[agent].append(builds[key])

@@ -29,7 +29,7 @@ from msgym.envs.outcome import measure_candidates  # noqa: E402
 from msgym.extended_space import JOBS_PER_CORE, VECTOR_LANES, from_default, root_decisions  # noqa: E402
 from msgym.measure import Measurer  # noqa: E402
 from msgym.search import command_line  # noqa: E402
-from msgym.search.verify import verify_candidates  # noqa: E402
+from msgym.search.verify import candidate_key, verify_candidates  # noqa: E402
 from msgym.space import design_spaces  # noqa: E402
 from msgym.tasks import get_task  # noqa: E402
 
@@ -84,8 +84,8 @@ def main() -> int:
             )
             flops = default_task.flops
             gf = {k: flops / v["latency_s"] / 1e9 for k, v in verdicts.items() if v["latency_s"]}
-            original_best = max(gf[json.dumps([c["space"], c["decisions"]])] for c in originals)
-            best_key = json.dumps([best[0], best[1], "extended"])
+            original_best = max(gf[candidate_key(c)] for c in originals)
+            best_key = candidate_key(best_cand)
             out["tasks"][name] = {
                 "default_best_verified_gflops": original_best,
                 "extended_best_verified_gflops": gf[best_key],

@@ -26,7 +26,7 @@ from msgym.commands.references import pytorch_timers  # noqa: E402
 from msgym.extended_space import INNER_ORDERS, root_decisions  # noqa: E402
 from msgym.measure import Measurer  # noqa: E402
 from msgym.search import command_line  # noqa: E402
-from msgym.search.verify import verify_candidates  # noqa: E402
+from msgym.search.verify import candidate_key, verify_candidates  # noqa: E402
 from msgym.space import design_spaces  # noqa: E402
 from msgym.tasks import get_task  # noqa: E402
 
@@ -59,8 +59,10 @@ def main() -> int:
             extra = pytorch_timers(measurer)(get_task(run["task"]))
             verdicts = verify_candidates(task, list(cands.values()), measurer, args.verify_rounds, extra=extra)
             flops = task.flops
-            key = lambda c: json.dumps([c["space"], c["decisions"], "extended"])  # noqa: E731
-            gflops = {order: flops / verdicts[key(c)]["latency_s"] / 1e9 for order, c in cands.items()}
+            gflops = {
+                order: flops / verdicts[candidate_key({**c, "space_kind": "extended"})]["latency_s"] / 1e9
+                for order, c in cands.items()
+            }
             row = {
                 "task": run["task"],
                 "seed": run["seed"],

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from common import emit, quantile
 
+from msgym.search.verify import candidate_key
+
 
 def candidates(patterns: str) -> tuple[str, list[tuple[int, list]]]:
     """The task and the distinct (space, decisions) the run folders measured, in order."""
@@ -34,7 +36,7 @@ def candidates(patterns: str) -> tuple[str, list[tuple[int, list]]]:
                 if rec.get("space_kind", "default") != "default":
                     sys.exit(f"{run}: only the default design space is supported here")
                 task = task or rec["task"]
-                seen.setdefault(json.dumps([rec["space"], rec["decisions"]]), None)
+                seen.setdefault(candidate_key(rec), None)
     if task is None:
         sys.exit(f"no records.jsonl under {patterns}")
     return task, [tuple(json.loads(key)) for key in seen]

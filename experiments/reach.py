@@ -80,7 +80,7 @@ def main() -> None:
 
     from msgym._tvm import host_cpu
     from msgym.measure import Measurer, default_store
-    from msgym.search.verify import _key, verify_candidates
+    from msgym.search.verify import candidate_key, verify_candidates
     from msgym.tasks import get_task
 
     bench = json.loads(Path(args.bench).read_text())
@@ -102,10 +102,10 @@ def main() -> None:
             cands = kept["top_candidates"] + [c for pts in points.values() for _, c in pts]
             t0 = time.perf_counter()
             verdicts = verify_candidates(task, cands, measurer, args.rounds)
-            ref_s = min(verdicts[_key(c)]["latency_s"] or float("inf") for c in kept["top_candidates"])
+            ref_s = min(verdicts[candidate_key(c)]["latency_s"] or float("inf") for c in kept["top_candidates"])
             rows = []
             for (agent, seed), pts in points.items():
-                timed = [(trial, verdicts[_key(c)]["latency_s"]) for trial, c in pts]
+                timed = [(trial, verdicts[candidate_key(c)]["latency_s"]) for trial, c in pts]
                 final = timed[-1][1] if timed else None
                 rows.append(
                     {

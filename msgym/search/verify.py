@@ -22,7 +22,7 @@ from msgym.measure.protocol import estimate, interval
 from msgym.space import design_spaces
 from msgym.tasks import Task, get_task
 
-__all__ = ["STRICT", "Verdict", "time_interleaved", "verify_candidates", "verify_runs"]
+__all__ = ["STRICT", "Verdict", "candidate_key", "time_interleaved", "verify_candidates", "verify_runs"]
 
 # Every candidate: 15 repeats a pass, never adaptive (all are contenders), always time_evaluator.
 STRICT = {"repeat": 15, "adaptive": False, "slow_kernel_s": 1e9}  # changes to the measurer's TimingConfig
@@ -30,7 +30,9 @@ STRICT = {"repeat": 15, "adaptive": False, "slow_kernel_s": 1e9}  # changes to t
 Verdict = dict  # {"latency_s": float | None, "ci95": [low, high] | None, "repeats": int}
 
 
-def _key(cand: dict) -> str:
+def candidate_key(cand: dict) -> str:
+    """A candidate's key among one task's (``space``, ``decisions`` and, where it is not the default,
+    ``space_kind``): what verdicts are indexed by, and how experiments tell records of a store apart."""
     kind = cand.get("space_kind", "default")
     return json.dumps([cand["space"], cand["decisions"]] + ([kind] if kind != "default" else []))
 
@@ -50,7 +52,7 @@ def verify_candidates(
     the default) and by extra name. Candidates of the task's design spaces of both kinds are timed
     together (a bench of the extended space verifies metaschedule's, on the default, beside them)."""
     programs = {}
-    for key in sorted({_key(c) for c in candidates}):
+    for key in sorted({candidate_key(c) for c in candidates}):
         space, decisions, *kind = json.loads(key)
         spaces = design_spaces(get_task(task, space=kind[0] if kind else "default"))
         programs[key] = spaces.program_mod(space, decisions)
@@ -109,7 +111,8 @@ def verify_runs(
             task, [c for r in task_runs for c in r["top_candidates"]], measurer, rounds, seed, timers
         )
         for run in task_runs:
-            mine = [verdicts[_key(c)] for c in run["top_candidates"] if verdicts[_key(c)]["latency_s"]]
+            mine = [verdicts[candidate_key(c)] for c in run["top_candidates"]]
+            mine = [v for v in mine if v["latency_s"]]
             best = min(mine, key=lambda v: v["latency_s"], default=None)
             run["verified_latency_s"] = best["latency_s"] if best else None
             run["verified_ci95"] = best["ci95"] if best else None
