@@ -14,7 +14,8 @@
 # unpacked. TESTS=0 skips the CUDA tests; BENCH_S=0 the benches; the benches' record store (build
 # and run seconds of every candidate) comes back as records.jsonl. Plan DEADLINE_S with room to spare:
 # a bench process takes ~30 s to start, a run of MetaSchedule's search (metaschedule, learned) 150-220 s
-# for 64 trials, and the verification after a bench's last run ~30 s more (H200, BENCHMARKS.md).
+# for 64 trials, and the verification after a bench's last run ~30 s more (H200, BENCHMARKS.md); a
+# bench without metaschedule among its agents also runs one MetaSchedule reference run per task.
 T0=$(date +%s)
 mkdir -p /tmp/site /tmp/res
 if [ ! -d /tmp/site/tvm ]; then
