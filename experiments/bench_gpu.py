@@ -101,6 +101,12 @@ def main() -> int:
         choices=["default", "extended"],
         help="msgym's agents' design space (extended: dynamic shared memory past 48 KB); metaschedule stays on its own",
     )
+    p.add_argument(
+        "--no-reference-run",
+        dest="reference_run",
+        action="store_false",
+        help="without metaschedule among --agents, no MetaSchedule reference run per task (150-220 s each)",
+    )
     p.add_argument("--budget-s", type=float, default=420.0, help="start no task once a task's estimate would pass it")
     p.add_argument("--logdir", default="runs/bench_gpu")
     p.add_argument("--json", required=True)
@@ -149,6 +155,7 @@ def main() -> int:
                     drift_every=16,
                     target=args.target,
                     space=args.space,
+                    reference_run=args.reference_run,
                 )
             except Exception:  # noqa: BLE001 - the other tasks still run (a lease is short); the error is kept
                 result["skipped"][name] = traceback.format_exc()

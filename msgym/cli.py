@@ -125,6 +125,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             fast_p=args.fast_p,
             target=args.target,
             space=args.space,
+            reference_run=args.reference_run,
         )
     print(bench.leaderboard(out))
     stem = str(Path(args.json).with_suffix(""))
@@ -433,6 +434,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip fast_p's references (PyTorch eager timed in the verification; a MetaSchedule run per "
         "task when metaschedule is not among --agents)",
+    )
+    p.add_argument(
+        "--no-reference-run",
+        dest="reference_run",
+        action="store_false",
+        help="fast_p without its MetaSchedule run per task when metaschedule is not among --agents "
+        "(PyTorch eager stays)",
     )
     p.add_argument("--logdir", default="runs")
     p.add_argument("--target", default=None, help=target_help)

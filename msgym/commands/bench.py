@@ -61,6 +61,7 @@ def run(
     fast_p: bool = True,
     target: "str | None" = None,
     space: str = "default",
+    reference_run: bool = True,
 ) -> dict:
     """Run every (task, agent, seed) not already in ``json_path``; the JSON is rewritten after each run,
     so an interrupted bench resumes where it stopped (runs of a different trial budget are not reused).
@@ -68,7 +69,9 @@ def run(
     Every ``drift_every`` trials a reference kernel is timed; each run records the drift it saw.
     ``fast_p``: also time each task's references (``references.py``: PyTorch eager in the verification's
     passes; MetaSchedule at the same budget, one reference run per task if it is not benched) and
-    report fast_1.0 and fast_0.8 against each. ``target``: every task's (None: this CPU; ``"cuda"``:
+    report fast_1.0 and fast_0.8 against each; ``reference_run=False``: no MetaSchedule run of its own
+    (fast_p against PyTorch only where metaschedule is not benched: a GPU lease is short, and that run
+    takes 150-220 s a task there). ``target``: every task's (None: this CPU; ``"cuda"``:
     this GPU); ``space``: their design space (``extended``: msgym's; the metaschedule agent, the
     baseline, stays on its own)."""
     agent_options = agent_options or {}
@@ -126,7 +129,7 @@ def run(
     }
     if done:  # runs of this JSON that this call did not ask for: kept, out of its statistics
         out["other_runs"] = list(done.values())
-    if fast_p and "metaschedule" not in agents:
+    if fast_p and reference_run and "metaschedule" not in agents:
         out["reference_runs"] = _reference_runs(
             tasks, trials, previous, measurer, logdir, progress, drift_every, target
         )

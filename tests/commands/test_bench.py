@@ -126,3 +126,31 @@ def test_a_bench_of_the_extended_space_verifies_both_spaces_runs_together(fake_m
     assert kinds == {"random": "extended", "metaschedule": "default"}
     assert all(r["verified_latency_s"] for r in out["runs"])
     assert {c["space_kind"] for r in out["runs"] for c in r["top_candidates"]} == {"extended", "default"}
+
+
+def test_a_bench_without_metaschedule_runs_its_reference_unless_told_not_to(fake_measurer, tmp_path):
+    """fast_p's MetaSchedule reference run (one per task when that agent is not benched) costs a GPU
+    lease 150-220 s a task: ``reference_run=False`` leaves it out (fast_p stays, against PyTorch)."""
+    from msgym.commands import bench
+
+    def bench_random(name: str, reference_run: bool) -> dict:
+        return bench.run(
+            ["gmm-64"],
+            ["random"],
+            trials=2,
+            seeds=1,
+            logdir=None,
+            json_path=str(tmp_path / name),
+            measurer=fake_measurer,
+            progress=False,
+            verify_rounds=1,
+            drift_every=0,
+            reference_run=reference_run,
+        )
+
+    with_ref = bench_random("with.json", True)
+    assert [r["agent"] for r in with_ref["reference_runs"]] == ["metaschedule"]
+    assert "metaschedule" in with_ref["fast_p_latencies"]["gmm-64"]
+    without = bench_random("without.json", False)
+    assert "reference_runs" not in without and "fast_p" in without
+    assert "metaschedule" not in without["fast_p_latencies"].get("gmm-64", {})
