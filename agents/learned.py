@@ -18,6 +18,13 @@ MetaSchedule's XGBoost, the one that did best on the H200 (BENCHMARKS.md, "CUDA 
 With XGBoost from nothing it also takes MetaSchedule's 16 per batch (unless a batch is given): one
 batch of 72 would be picked by a model that has seen no measurement.
 
+Two rounds of mutation per search (``genetic_iters=2``; MetaSchedule's ``genetic_num_iters`` is 4):
+the search is most of the learned agent's wall time, and half the rounds cost it nothing measurable
+in quality. Measured on the Zen 5 (BENCHMARKS.md, "two rounds of mutation"; 5 tasks x 5 seeds, all
+75 runs verified together): geomean 477.8 verified GFLOPS against 479.9 with 4 rounds and
+MetaSchedule's 474.8 (intervals overlapping), the search 3-15 s a run instead of 6-26 s, wall time
+0.37-0.71x MetaSchedule's instead of 0.52-0.86x (CBR/2, c2d and GRP/2 under 0.5x).
+
 One search for 64 trials (``num_trials_per_iter=72``, where the ``metaschedule`` agent asks for 16
 four times): each of MetaSchedule's batches costs a full evolutionary search of its 512-wide
 population (10-11 s on gmm-512 and 31-34 s on c2d here, most of the learned agent's wall time),
@@ -58,20 +65,30 @@ class LearnedSearch(MetaScheduleSearch):
     COST_MODELS = ("auto", *MetaScheduleSearch.COST_MODELS)
     DEFAULT_TRIALS_PER_ITER = 72  # one search per 64-trial budget (see the module docstring)
     PER_SKETCH = True  # one evolution per design space: the pretrained model favours one (SEARCH_FLOOR)
+    DEFAULT_GENETIC_ITERS = 2  # rounds of mutation per search, MetaSchedule's 4 (see the module docstring)
     space_kinds = ("default", "extended")  # MetaSchedule's search over msgym's extended rules too
 
-    def __init__(self, cost_model: "str | Any | None" = None, num_trials_per_iter: "int | None" = None, **kwargs: Any):
-        super().__init__(cost_model, num_trials_per_iter, **kwargs)
-        self._batch_given = num_trials_per_iter is not None
+    def __init__(
+        self,
+        cost_model: "str | Any | None" = None,
+        num_trials_per_iter: "int | None" = None,
+        genetic_iters: "int | None" = None,
+        **kwargs: Any,
+    ):
+        super().__init__(cost_model, num_trials_per_iter, genetic_iters=genetic_iters, **kwargs)
+        self._batch_given, self._iters_given = num_trials_per_iter is not None, genetic_iters is not None
 
     def setup(self, context: SearchContext) -> None:
         if self.cost_model_kind == "auto" and is_gpu(context.task.target):
             # No pretrained model: XGBoost starts from nothing, and one batch of 72 would be picked by
-            # a model that has seen no measurement, so MetaSchedule's own schedule (16 per batch).
+            # a model that has seen no measurement, so MetaSchedule's own schedule (16 per batch, its
+            # rounds of mutation: the shorter search was measured with the pretrained model only).
             self.cost_model_kind = "xgb"
             if not self._batch_given:
                 self.num_trials_per_iter = MetaScheduleSearch.DEFAULT_TRIALS_PER_ITER
                 self.measure_batch = min(self.num_trials_per_iter, MEASURE_BATCH)
+            if not self._iters_given:
+                self.genetic_iters = MetaScheduleSearch.DEFAULT_GENETIC_ITERS
         elif self.cost_model_kind == "auto":
             self.cost_model_kind = "pretrained"
         super().setup(context)

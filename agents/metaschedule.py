@@ -51,6 +51,7 @@ class MetaScheduleSearch(SearchStrategy):
     space_kinds = ("default",)  # MetaSchedule's rules: the baseline stays on its own space
     DEFAULT_TRIALS_PER_ITER = 16  # what num_trials_per_iter=None means (see the module docstring)
     PER_SKETCH = False  # one evolution per design space (sketch) rather than one over them all
+    DEFAULT_GENETIC_ITERS = 4  # EvolutionarySearch's genetic_num_iters: rounds of mutation per batch
 
     def __init__(
         self,
@@ -58,11 +59,16 @@ class MetaScheduleSearch(SearchStrategy):
         num_trials_per_iter: "int | None" = None,
         population_size: int = 512,
         num_threads: "int | str" = "physical",
+        genetic_iters: "int | None" = None,
     ):
         cost_model = self.DEFAULT_COST_MODEL if cost_model is None else cost_model
         num_trials_per_iter = self.DEFAULT_TRIALS_PER_ITER if num_trials_per_iter is None else num_trials_per_iter
         if num_trials_per_iter < 1:
             raise ValueError(f"num_trials_per_iter must be >= 1, got {num_trials_per_iter}")
+        genetic_iters = self.DEFAULT_GENETIC_ITERS if genetic_iters is None else genetic_iters
+        if genetic_iters < 1:
+            raise ValueError(f"genetic_iters must be >= 1, got {genetic_iters}")
+        self.genetic_iters = genetic_iters
         if isinstance(cost_model, str) and cost_model not in self.COST_MODELS and not cost_model.endswith(".pt"):
             raise ValueError(
                 f"unknown cost model {cost_model!r} for {self.name}; "
@@ -82,6 +88,7 @@ class MetaScheduleSearch(SearchStrategy):
             else type(self.cost_model_kind).__name__,
             "num_trials_per_iter": self.num_trials_per_iter,
             "population_size": self.population_size,
+            "genetic_iters": self.genetic_iters,
         }
 
     def setup(self, context: SearchContext) -> None:
@@ -145,7 +152,9 @@ class MetaScheduleSearch(SearchStrategy):
         ``PER_SKETCH``, one per design space of each program, the program's population shared out."""
 
         def search(population: int) -> Any:
-            return lambda: ms.search_strategy.EvolutionarySearch(population_size=population, eps_greedy=EPS_GREEDY)
+            return lambda: ms.search_strategy.EvolutionarySearch(
+                population_size=population, eps_greedy=EPS_GREEDY, genetic_num_iters=self.genetic_iters
+            )
 
         # with PER_SKETCH the programs' own contexts only give their design spaces: no search of their own
         whole = None if self.PER_SKETCH else search(self.population_size)

@@ -69,6 +69,7 @@ def test_the_learned_agent_is_the_default_and_searches_a_gpu_task_with_xgboost(f
     plain = create(DEFAULT_AGENT, population_size=16)
     plain.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))
     assert plain.hparams()["num_trials_per_iter"] == 16 and plain.measure_batch == 16
+    assert plain.hparams()["genetic_iters"] == 4  # MetaSchedule's search there: the shorter one is unmeasured
     plain.close()
     chosen = create("learned", cost_model="mlp", num_trials_per_iter=2, population_size=16)
     chosen.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))
@@ -121,6 +122,8 @@ def test_the_learned_agent_runs_one_search_per_design_space():
     agent.setup(SearchContext(spaces, seed=0, trials=6, baseline_s=1e-3))
     try:
         assert len(agent.contexts) == len(spaces.traces)
+        # two rounds of mutation per search where MetaSchedule runs four (agents/learned.py)
+        assert {tc.search_strategy.genetic_num_iters for tc in agent.contexts} == {2}
         drawn = agent._draw()
         located = [(i, agent._locate(mc)) for i, mc in drawn]
         assert len(drawn) == 6 and {i for i, _ in drawn} == set(range(len(spaces.traces)))
@@ -130,4 +133,5 @@ def test_the_learned_agent_runs_one_search_per_design_space():
     baseline = create("metaschedule", population_size=16)
     baseline.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))
     assert len(baseline.contexts) == 1
+    assert baseline.contexts[0].search_strategy.genetic_num_iters == 4
     baseline.close()
