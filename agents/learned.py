@@ -23,7 +23,9 @@ the search is most of the learned agent's wall time, and half the rounds cost it
 in quality. Measured on the Zen 5 (BENCHMARKS.md, "two rounds of mutation"; 5 tasks x 5 seeds, all
 75 runs verified together): geomean 477.8 verified GFLOPS against 479.9 with 4 rounds and
 MetaSchedule's 474.8 (intervals overlapping), the search 3-15 s a run instead of 6-26 s, wall time
-0.37-0.71x MetaSchedule's instead of 0.52-0.86x (CBR/2, c2d and GRP/2 under 0.5x).
+0.37-0.71x MetaSchedule's instead of 0.52-0.86x (CBR/2, c2d and GRP/2 under 0.5x). On TBG/0, whose
+wall time is its picks' builds: 319.4 against 304.0 with 4 rounds and MetaSchedule's 271.5 (1.18x,
+separated), wall 2.2x MetaSchedule's instead of 3.7x.
 
 One search for 64 trials (``num_trials_per_iter=72``, where the ``metaschedule`` agent asks for 16
 four times): each of MetaSchedule's batches costs a full evolutionary search of its 512-wide
