@@ -27,7 +27,7 @@ from msgym.search.verify import candidate_key
 
 
 def store_builds(store: Path, task: str) -> dict[str, float]:
-    """Median build seconds per candidate (``json.dumps([space, decisions])``) of ``task`` in the store."""
+    """Median build seconds per candidate (its ``verify.candidate_key``) of ``task`` in the store."""
     builds: dict[str, list[float]] = collections.defaultdict(list)
     with open(store) as f:
         for line in f:

@@ -36,7 +36,7 @@ rm -rf /tmp/res/* /tmp/runs
 n=0
 for args in "$@"; do
   n=$((n + 1))
-  left=$(( ${DEADLINE_S:-${BENCH_S:-390}} - ($(date +%s) - T0) ))
+  left=$(( ${DEADLINE_S:-390} - ($(date +%s) - T0) ))
   if [ "${BENCH_S:-390}" = 0 ] || [ "$left" -lt 60 ]; then echo "bench $n not run: ${left} s left"; continue; fi
   echo "bench $n (${left} s left): $args"
   # shellcheck disable=SC2086
