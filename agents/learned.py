@@ -55,7 +55,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.metaschedule import MEASURE_BATCH, MetaScheduleSearch
+from agents.metaschedule import MetaScheduleSearch
 from msgym._tvm import is_gpu
 from msgym.search import SearchContext
 
@@ -88,7 +88,6 @@ class LearnedSearch(MetaScheduleSearch):
             self.cost_model_kind = "xgb"
             if not self._batch_given:
                 self.num_trials_per_iter = MetaScheduleSearch.DEFAULT_TRIALS_PER_ITER
-                self.measure_batch = min(self.num_trials_per_iter, MEASURE_BATCH)
             if not self._iters_given:
                 self.genetic_iters = MetaScheduleSearch.DEFAULT_GENETIC_ITERS
         elif self.cost_model_kind == "auto":

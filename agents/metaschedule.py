@@ -76,10 +76,13 @@ class MetaScheduleSearch(SearchStrategy):
             )
         self.cost_model_kind, self.num_trials_per_iter = cost_model, num_trials_per_iter
         self.population_size, self.num_threads = population_size, num_threads
-        # Its batch is drawn before any of it is measured, so the loop may measure it in larger
-        # steps (builds packed better); at most MEASURE_BATCH, so the search's build limit
-        # (``loop.BUILD_LIMIT``, from 8 builds on) still takes effect within a 64-trial run.
-        self.measure_batch = min(num_trials_per_iter, MEASURE_BATCH)
+
+    @property
+    def measure_batch(self) -> int:  # type: ignore[override]
+        """Its batch is drawn before any of it is measured, so the loop may measure it in larger steps
+        (builds packed better); at most MEASURE_BATCH, so the search's build limit
+        (``loop.BUILD_LIMIT``, from 8 builds on) still takes effect within a 64-trial run."""
+        return min(self.num_trials_per_iter, MEASURE_BATCH)
 
     def hparams(self) -> dict:
         return {
