@@ -84,10 +84,12 @@ class PPOSearch(SearchStrategy):
                 self.model.set_random_seed(self.seed)
             else:
                 self.model = MaskablePPO("MlpPolicy", self.env, device="cpu", seed=self.seed, verbose=0, **opts)
-        if context.run_dir is not None:
-            from stable_baselines3.common.logger import configure
+        from stable_baselines3.common.logger import Logger, configure
 
-            self.model.set_logger(configure(str(context.run_dir), ["tensorboard"]))
+        # No run folder: a logger that writes nothing (SB3's own default makes an empty SB3-<date>
+        # folder in the temporary directory at every learn(): 99 of them here after a day of tests).
+        logger = configure(str(context.run_dir), ["tensorboard"]) if context.run_dir is not None else Logger(None, [])
+        self.model.set_logger(logger)
         self._done = False
         self._request: tuple | None = None  # the agent's next request, once it has made it
         self.fallbacks = 0

@@ -1,7 +1,13 @@
-"""How much separate measurements of one kernel spread, under the timing protocol before issue 13,
-the current default and two spaced variants of it (a contender's repeats in 3 chunks, 100 or 250 ms
-apart: ``TimingConfig.min_chunks``, ``gap_ms``), interleaved (A, B, C, D, A, ...: the machine's
-minute hits all alike).
+"""How much separate measurements of one kernel spread, under several timing protocols, interleaved
+(A, B, C, A, ...: the machine's minute hits all alike).
+
+Protocols (``--protocols``, by key): ``before`` (the protocol before issue 13, median of 5 repeats
+on one fresh set of argument buffers), ``default`` (msgym's: minimum, adaptive repeats, shared out
+among the run worker's 4 sets of argument buffers, the same at every call: ``TimingConfig.placements``,
+``reuse_buffers``), ``one-set`` (the default on one set, the same at every call), ``fresh-buffers``
+(the default on one set allocated afresh at every call: every measurement until the placements),
+``spaced-100`` and ``spaced-250`` (a contender's repeats in 3 chunks, 100 or 250 ms apart:
+``TimingConfig.min_chunks``, ``gap_ms``).
 
 Each protocol measures the same program ``--calls`` times (separate calls, as a search would: each
 builds the program again, checks its output and times it), and the spread of the results is reported:
@@ -27,13 +33,30 @@ from msgym.measure import Measurer, TimingConfig
 from msgym.space import design_spaces
 from msgym.tasks import get_task
 
-PROTOCOLS = {
-    "before issue 13 (median of 5 repeats)": TimingConfig(estimator="median", adaptive=False),
-    "default (minimum, adaptive repeats)": TimingConfig(),
+PROTOCOLS = {  # key: (name in the results, timing)
+    "before": (
+        "before issue 13 (median of 5 repeats)",
+        TimingConfig(estimator="median", adaptive=False, placements=1, reuse_buffers=False),
+    ),
+    "default": ("default (minimum, adaptive repeats, 4 placements)", TimingConfig()),
+    "one-set": ("default on one set of buffers, the same at every call", TimingConfig(placements=1)),
+    "fresh-buffers": (
+        "default on one fresh set of buffers at every call",
+        TimingConfig(placements=1, reuse_buffers=False),
+    ),
     # a contender's repeats in at least 3 chunks (5 + 5 + 5), spaced (TimingConfig.min_chunks, gap_ms)
-    "spaced: 3 chunks 100 ms apart": TimingConfig(min_chunks=3, gap_ms=100),
-    "spaced: 3 chunks 250 ms apart": TimingConfig(min_chunks=3, gap_ms=250),
+    "spaced-100": ("spaced: 3 chunks 100 ms apart", TimingConfig(min_chunks=3, gap_ms=100)),
+    "spaced-250": ("spaced: 3 chunks 250 ms apart", TimingConfig(min_chunks=3, gap_ms=250)),
 }
+
+
+def parse_protocols(keys: str) -> dict[str, TimingConfig]:
+    """{name: timing} of the protocols ``keys`` names (comma-separated keys of ``PROTOCOLS``)."""
+    wanted = [k.strip() for k in keys.split(",") if k.strip()]
+    unknown = [k for k in wanted if k not in PROTOCOLS]
+    if unknown or len(wanted) < 2:
+        raise SystemExit(f"--protocols: give two or more of {', '.join(PROTOCOLS)} (got {keys!r})")
+    return dict(PROTOCOLS[k] for k in wanted)
 
 
 def pick_program(task_name: str, default_schedule: bool):
@@ -50,13 +73,19 @@ def main() -> None:
     parser.add_argument("--task", default="gmm-512")
     parser.add_argument("--default-schedule", action="store_true")
     parser.add_argument("--calls", type=int, default=10)
+    parser.add_argument(
+        "--protocols",
+        default="before,default,one-set,fresh-buffers",
+        help=f"comma-separated, the first the one costs are compared with: {', '.join(PROTOCOLS)}",
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    chosen = parse_protocols(args.protocols)
     task, program = pick_program(args.task, args.default_schedule)
-    measurers = {name: Measurer(timing) for name, timing in PROTOCOLS.items()}
-    latencies: dict[str, list[float]] = {name: [] for name in PROTOCOLS}
-    costs: dict[str, list[float]] = {name: [] for name in PROTOCOLS}
-    repeats: dict[str, list[int]] = {name: [] for name in PROTOCOLS}
+    measurers = {name: Measurer(timing) for name, timing in chosen.items()}
+    latencies: dict[str, list[float]] = {name: [] for name in chosen}
+    costs: dict[str, list[float]] = {name: [] for name in chosen}
+    repeats: dict[str, list[int]] = {name: [] for name in chosen}
     try:
         for m in measurers.values():
             m.measure(task, program)  # the workers are up, the reference known
@@ -71,7 +100,7 @@ def main() -> None:
         for m in measurers.values():
             m.close()
     rows = []
-    for name in PROTOCOLS:
+    for name in chosen:
         xs = latencies[name]
         row = {
             "protocol": name,
@@ -90,10 +119,9 @@ def main() -> None:
         )
     for row in rows:
         row["cost_vs_before"] = row["s_per_measurement"] / rows[0]["s_per_measurement"]
-    cost_ratio = rows[1]["cost_vs_before"]
-    print(f"cost ratio default / before: {cost_ratio:.2f}")
-    for row in rows[2:]:
-        print(f"cost ratio {row['protocol']} / before: {row['cost_vs_before']:.2f}")
+    cost_ratio = rows[1]["cost_vs_before"]  # the second protocol's cost over the first's
+    for row in rows[1:]:
+        print(f"cost ratio {row['protocol']} / {rows[0]['protocol']}: {row['cost_vs_before']:.2f}")
     if args.json:
         out = {
             "command": " ".join(["python", *sys.argv]),

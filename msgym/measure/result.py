@@ -37,6 +37,16 @@ class TimingConfig:
     # project's VMs it spread more, not less (protocol.py, with figures).
     min_chunks: int = 1
     gap_ms: float = 0.0
+    # Where a kernel's arrays lie moves its time (GEMM 512 on the Zen 5: 8 sets of buffers, their mean
+    # latencies CV 3.0%, the repeats within one set 1.0%): its repeats are shared out among
+    # ``placements`` sets of argument buffers, the same sets for every kernel of the task a run worker
+    # times (``reuse_buffers``; False: fresh sets at every call, as before). Figures: worker.py.
+    placements: int = 4
+    reuse_buffers: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.placements, int) or self.placements < 1:
+            raise ValueError(f"placements must be a positive integer (argument buffer sets), got {self.placements!r}")
 
 
 @dataclasses.dataclass

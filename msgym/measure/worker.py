@@ -137,6 +137,7 @@ class Reference:
         mod = tvm.ir.load_json(task_json)
         self.task = Task(name="reference", mod=mod, target=tvm.target.Target(json.loads(target_str)), spec="")
         self.inputs = self.task.random_inputs(seed)
+        self._buffers: dict[tuple, list] = {}  # (which arrays, device): sets of tensors (``argument_sets``)
         # INPUTS_VERSION: the inputs ``Task.random_inputs`` makes (2: integers 0 or 1); a change of
         # them must not meet outputs computed from the old ones.
         digest = hashlib.sha256(f"{task_key}|{seed}|inputs-v{INPUTS_VERSION}".encode()).hexdigest()[:24]
@@ -154,6 +155,35 @@ class Reference:
         tmp = path.with_suffix(f".{os.getpid()}.npz")
         np.savez(tmp, **{f"arg{i}": a for i, a in enumerate(self.expected)})
         tmp.replace(path)
+
+    def argument_sets(self, dev: Any, count: int, arrays: "list[Any] | None" = None, key: str = "inputs") -> list:
+        """``count`` sets of the kernel's arguments on ``dev``, each holding ``arrays`` (the task's
+        inputs unless given): the same buffers at every call of this worker, the first set's values
+        reset from ``arrays`` (the output check runs on it, and sees only what this kernel wrote; a
+        kernel that passed writes the same outputs into the others).
+
+        Why: where a kernel's arrays lie in memory moves its time, and a kernel timed on one
+        placement carries that placement's luck. The fastest of 16 random GEMM 512 kernels (Zen 5,
+        2.9 ms on both cores; ``experiments/placements.py``) on 8 sets of buffers allocated one
+        after another, each timed 6 times, interleaved: the sets' mean latencies spread with a CV
+        of 3.0% (2.92 to 3.22 ms), the repeats within one set 1.0%; 40 calls on the same set 0.8%,
+        on a fresh set at every call (every measurement before) 3.9%. Neither page-aligned nor 2 MB
+        huge-page buffers made fresh sets agree (one thread: 2.5-3.2%, 3.8%): what the VM's host
+        maps is out of reach. So a kernel's repeats are shared out among several placements
+        (``TimingConfig.placements``), the same for every candidate of the task (BENCHMARKS.md,
+        "Issue 13: where the arrays lie")."""
+        import tvm
+
+        arrays = self.inputs if arrays is None else arrays
+        where = (key, str(dev))
+        held = self._buffers.get(where)
+        shapes = [(tuple(a.shape), str(a.dtype)) for a in arrays]
+        if held is None or len(held) != count or [(tuple(t.shape), str(t.dtype)) for t in held[0]] != shapes:
+            held = self._buffers[where] = [[tvm.runtime.tensor(a, dev) for a in arrays] for _ in range(count)]
+            return held
+        for tensor, array in zip(held[0], arrays):
+            tensor.copyfrom(array)
+        return held
 
     def check(self, got: list[Any]) -> str | None:
         import numpy as np
@@ -223,8 +253,6 @@ def run(
 ) -> MeasureResult:
     """Check the kernel's output, then time it: repeats as the protocol asks (``protocol.py``),
     more for a contender (within ``timing.contender_ratio`` of ``best_s``, the task's best so far)."""
-    import tvm
-
     from msgym._tvm import is_gpu
 
     start = time.perf_counter()
@@ -236,7 +264,9 @@ def run(
     try:
         lib = libs[0]
         func = lib["main"]
-        args = [tvm.runtime.tensor(a, dev) for a in ref.inputs]
+        local = runner.name == "local"
+        sets = _argument_sets(ref, dev, timing, local)
+        args = sets[0]
         func(*args)
         dev.sync()
         error = ref.check([a.numpy() for a in args])
@@ -249,40 +279,31 @@ def run(
                 specs = json.load(f)
             lib = libs[1]
             func = lib["main"]
-            args = [tvm.runtime.tensor(a, dev) for a in timed_inputs(ref.inputs, specs, timing.seed)]
+            sets = _argument_sets(ref, dev, timing, local, timed_inputs(ref.inputs, specs, timing.seed), "timed")
+            args = sets[0]
         t0 = time.perf_counter()
         func(*args)
         dev.sync()
         first_s = time.perf_counter() - t0
         for _ in range(max(0, timing.warmup - 1)):
             func(*args)
-        if first_s > timing.slow_kernel_s and runner.name == "local" and not timing.cache_flush and not gpu:
+        if first_s > timing.slow_kernel_s and local and not timing.cache_flush and not gpu:
             # Repeats timed from Python: at tens of ms a microsecond of call overhead is noise-free,
-            # and it skips time_evaluator's extra warm-up run (the output check warmed it).
+            # and it skips time_evaluator's extra warm-up run (the output check warmed it). One
+            # placement: such a kernel is far from the best, where precision matters less.
             timing = dataclasses.replace(timing, repeat=timing.slow_repeat)
 
-            def timed(n: int) -> list[float]:
+            def timed(n: int, done: int) -> list[float]:
                 return _time_slow(func, args, dev, n)
 
         else:
-
-            def timed(n: int) -> list[float]:
-                evaluator = lib.time_evaluator(
-                    "main",
-                    dev,
-                    number=timing.number,
-                    repeat=n,
-                    min_repeat_ms=timing.min_repeat_ms,
-                    f_preproc="cache_flush_cpu_non_first_arg" if timing.cache_flush and not gpu else "",
-                )
-                return [float(r) for r in evaluator(*args).results]
-
+            timed = _evaluator(lib, dev, timing, gpu, sets)
         repeats: list[float] = []
         chunks = 0
         while (n := more_repeats(repeats, timing, best_s, chunks)) > 0:
             if chunks and timing.gap_ms > 0:
                 time.sleep(timing.gap_ms / 1e3)  # the next chunk at another moment (TimingConfig.gap_ms)
-            repeats += timed(n)
+            repeats += timed(n, len(repeats))
             chunks += 1
         return MeasureResult(
             latency_s=estimate(repeats, timing.estimator),
@@ -294,6 +315,45 @@ def run(
         )
     finally:
         close()
+
+
+def _argument_sets(
+    ref: Reference, dev: Any, timing: TimingConfig, local: bool, arrays: "list[Any] | None" = None, key: str = "inputs"
+) -> list:
+    """The sets of arguments a kernel is checked (the first) and timed on: the worker's own, reused
+    (``Reference.argument_sets``); fresh ones where ``timing.reuse_buffers`` is off or the kernel
+    runs on a remote session (its device is new at every call)."""
+    import tvm
+
+    count = timing.placements
+    if local and timing.reuse_buffers:
+        return ref.argument_sets(dev, count, arrays, key)
+    arrays = ref.inputs if arrays is None else arrays
+    return [[tvm.runtime.tensor(a, dev) for a in arrays] for _ in range(count)]
+
+
+def _evaluator(lib: Any, dev: Any, timing: TimingConfig, gpu: bool, sets: list) -> Any:
+    """``timed(n, done)``: ``n`` more repeats by TVM's ``time_evaluator``, repeat ``i`` of the
+    kernel's (``done`` before these) on argument set ``i % len(sets)``: one evaluator call per set,
+    each with its own untimed warm-up run, which brings that set's arrays into the caches."""
+
+    def timed(n: int, done: int) -> list[float]:
+        out: list[float] = []
+        for k, args in enumerate(sets):
+            share = sum(1 for i in range(done, done + n) if i % len(sets) == k)
+            if share:
+                evaluator = lib.time_evaluator(
+                    "main",
+                    dev,
+                    number=timing.number,
+                    repeat=share,
+                    min_repeat_ms=timing.min_repeat_ms,
+                    f_preproc="cache_flush_cpu_non_first_arg" if timing.cache_flush and not gpu else "",
+                )
+                out += [float(r) for r in evaluator(*args).results]
+        return out
+
+    return timed
 
 
 def kernel_threads(target: Any) -> "int | None":

@@ -96,3 +96,15 @@ def test_a_policy_for_another_encoding_is_a_clear_error(tmp_path, fake_measurer)
         )
     with pytest.raises(ValueError, match="no saved policy"):
         create("ppo", policy=str(tmp_path / "missing.zip"))
+
+
+def test_no_run_folder_writes_no_logs(tmp_path, monkeypatch, fake_measurer):
+    """Without a run folder the agent logs nowhere: SB3's default logger would make an empty
+    ``SB3-<date>`` folder in the temporary directory at every search."""
+    import tempfile
+
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = tune("gmm-64", "ppo", trials=4, seed=0, progress=False, agent_options=SMALL, measurer=fake_measurer)
+    assert result.trials == 4
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("SB3-")] == []

@@ -76,6 +76,40 @@ def test_wrong_kernel_is_an_error_not_a_latency(measurer):
     assert "wrong output: argument 2" in result.error
 
 
+def half_matmul() -> tvm.IRModule:
+    """gmm-64's computation, but only the first half of the output's rows are written."""
+    a = te.placeholder((1, 64, 64), name="A")
+    b = te.placeholder((1, 64, 64), name="B")
+    k = te.reduce_axis((0, 64), name="k")
+    c = te.compute((1, 64, 64), lambda n, i, j: te.sum(a[n, i, k] * b[n, k, j], axis=k), name="C")
+    src = te.create_prim_func([a, b, c]).with_attr("global_symbol", "main").script()
+    assert "T.grid(1, 64, 64, 64)" in src
+    return tvm.IRModule({"main": tvm.script.from_source(src.replace("T.grid(1, 64, 64, 64)", "T.grid(1, 32, 64, 64)"))})
+
+
+def test_a_kernel_that_leaves_outputs_unwritten_fails_after_a_correct_one(measurer):
+    """The run worker reuses its argument buffers (``TimingConfig.reuse_buffers``): the correct
+    kernel's outputs must not be left there for the next kernel's check to find."""
+    task = get_task("gmm-64")
+    assert measurer.timing.reuse_buffers
+    assert measurer.measure(task, default_program(task), use_cache=False).ok
+    result = measurer.measure(task, half_matmul(), use_cache=False)
+    assert not result.ok and "wrong output: argument 2" in result.error
+    assert "in 2048 of 4096 elements" in result.error  # the unwritten half, nothing more
+
+
+def test_repeats_are_shared_out_among_the_placements():
+    task = get_task("gmm-64")
+    program = default_program(task)
+    with Measurer(TimingConfig(placements=3, repeat=7, adaptive=False)) as m:
+        first = m.measure(task, program)
+        second = m.measure(task, program, use_cache=False)  # the worker's buffers again
+    assert first.ok and second.ok and len(first.repeats) == len(second.repeats) == 7
+    with Measurer(TimingConfig(placements=1, reuse_buffers=False, repeat=4, adaptive=False)) as m:
+        fresh = m.measure(task, program)  # the protocol before the placements
+    assert fresh.ok and len(fresh.repeats) == 4
+
+
 def test_build_that_raises_is_an_error(measurer):
     task = get_task("gmm-64")
     bad = tvm.IRModule({"main": wrong_matmul()["main"].with_attr("target", 42)})
