@@ -55,9 +55,7 @@ def main() -> None:
         lib = tvm.tirx.build(program, target=task.target)
     dev = tvm.cpu()
     rng = np.random.default_rng(args.seed)
-    host = [
-        rng.random([int(d) for d in a.shape]).astype(str(a.dtype)) for a in ArgInfo.from_prim_func(program["main"])
-    ]
+    host = [rng.random([int(d) for d in a.shape]).astype(str(a.dtype)) for a in ArgInfo.from_prim_func(program["main"])]
     timer = lib.time_evaluator("main", dev, number=1, repeat=15, min_repeat_ms=2)
 
     def timed(arrays: list) -> float:
