@@ -68,6 +68,7 @@ class LearnedSearch(MetaScheduleSearch):
     DEFAULT_TRIALS_PER_ITER = 72  # one search per 64-trial budget (see the module docstring)
     PER_SKETCH = True  # one evolution per design space: the pretrained model favours one (SEARCH_FLOOR)
     DEFAULT_GENETIC_ITERS = 2  # rounds of mutation per search, MetaSchedule's 4 (see the module docstring)
+    DEFAULT_BUILD_DROP = 0.25  # the costliest-to-build quarter of each batch left unmeasured (module docstring)
     space_kinds = ("default", "extended")  # MetaSchedule's search over msgym's extended rules too
 
     def __init__(
@@ -79,6 +80,7 @@ class LearnedSearch(MetaScheduleSearch):
     ):
         super().__init__(cost_model, num_trials_per_iter, genetic_iters=genetic_iters, **kwargs)
         self._batch_given, self._iters_given = num_trials_per_iter is not None, genetic_iters is not None
+        self._drop_given = kwargs.get("build_drop") is not None
 
     def setup(self, context: SearchContext) -> None:
         if self.cost_model_kind == "auto" and is_gpu(context.task.target):
@@ -90,6 +92,8 @@ class LearnedSearch(MetaScheduleSearch):
                 self.num_trials_per_iter = MetaScheduleSearch.DEFAULT_TRIALS_PER_ITER
             if not self._iters_given:
                 self.genetic_iters = MetaScheduleSearch.DEFAULT_GENETIC_ITERS
+            if not self._drop_given:  # a GPU machine builds beside its runs, and the model knows CPU programs
+                self.build_drop = MetaScheduleSearch.DEFAULT_BUILD_DROP
         elif self.cost_model_kind == "auto":
             self.cost_model_kind = "pretrained"
         super().setup(context)

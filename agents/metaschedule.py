@@ -18,13 +18,18 @@ iteration would leave the cost model nothing to learn from before the budget is 
 
 from __future__ import annotations
 
+import math
 from itertools import zip_longest
 from typing import Any
 
+import numpy as np
+
 from msgym._tvm import load_tensor_intrinsics, ms
 from msgym.cost_models import create as create_cost_model
+from msgym.cost_models.build_time import BuildTimeModel
 from msgym.cost_models.metaschedule import metaschedule_cost_model
 from msgym.extended_space import program_context, space_contexts
+from msgym.features import StoreFeatures
 from msgym.measure import MeasureResult
 from msgym.search import Candidate, SearchContext, SearchStrategy
 
@@ -52,6 +57,9 @@ class MetaScheduleSearch(SearchStrategy):
     DEFAULT_TRIALS_PER_ITER = 16  # what num_trials_per_iter=None means (see the module docstring)
     PER_SKETCH = False  # one evolution per design space (sketch) rather than one over them all
     DEFAULT_GENETIC_ITERS = 4  # EvolutionarySearch's genetic_num_iters: rounds of mutation per batch
+    # The share of each drawn batch, the costliest to build by the build-time model, left unmeasured
+    # (``_cheapest``): the search draws that many more. MetaSchedule's own tuner has no such thing.
+    DEFAULT_BUILD_DROP = 0.0
 
     def __init__(
         self,
@@ -60,8 +68,15 @@ class MetaScheduleSearch(SearchStrategy):
         population_size: int = 512,
         num_threads: "int | str" = "physical",
         genetic_iters: "int | None" = None,
+        build_drop: "float | None" = None,
     ):
         cost_model = self.DEFAULT_COST_MODEL if cost_model is None else cost_model
+        build_drop = self.DEFAULT_BUILD_DROP if build_drop is None else build_drop
+        if not 0.0 <= build_drop < 1.0:
+            raise ValueError(
+                f"build_drop must be in [0, 1) (the share of each batch left unmeasured), got {build_drop}"
+            )
+        self.build_drop = float(build_drop)
         num_trials_per_iter = self.DEFAULT_TRIALS_PER_ITER if num_trials_per_iter is None else num_trials_per_iter
         if num_trials_per_iter < 1:
             raise ValueError(f"num_trials_per_iter must be >= 1, got {num_trials_per_iter}")
@@ -84,6 +99,11 @@ class MetaScheduleSearch(SearchStrategy):
         (``loop.BUILD_LIMIT``, from 8 builds on) still takes effect within a 64-trial run."""
         return min(self.num_trials_per_iter, MEASURE_BATCH)
 
+    @property
+    def draw_size(self) -> int:
+        """Candidates drawn per batch: ``num_trials_per_iter``, and the share ``build_drop`` leaves unmeasured."""
+        return math.ceil(self.num_trials_per_iter / (1.0 - self.build_drop))
+
     def hparams(self) -> dict:
         return {
             "cost_model": self.cost_model_kind
@@ -92,6 +112,7 @@ class MetaScheduleSearch(SearchStrategy):
             "num_trials_per_iter": self.num_trials_per_iter,
             "population_size": self.population_size,
             "genetic_iters": self.genetic_iters,
+            "build_drop": self.build_drop,
         }
 
     def setup(self, context: SearchContext) -> None:
@@ -106,12 +127,15 @@ class MetaScheduleSearch(SearchStrategy):
         self.database = ms.database.MemoryDatabase()
         self.workloads = [self.database.commit_workload(tc.mod) for tc in self.contexts]
         self.cost_model = self._make_cost_model(context)
+        self.build_model = BuildTimeModel.load() if self.build_drop > 0 else None
+        self.build_features = StoreFeatures()
+        self.build_dropped = 0
         for tc, spaces in zip(self.contexts, design_spaces):
             tc.pre_tuning(
                 # The loop owns the budget. MetaSchedule's own count charges a whole batch even when it
                 # finds fewer unmeasured candidates, which would end it a few trials early: give it slack.
-                max_trials=2 * (context.trials or 10**6) + self.num_trials_per_iter,
-                num_trials_per_iter=self.num_trials_per_iter,
+                max_trials=2 * (context.trials or 10**6) + self.draw_size,
+                num_trials_per_iter=self.draw_size,
                 design_spaces=spaces,
                 database=self.database,
                 cost_model=self.cost_model,
@@ -140,7 +164,7 @@ class MetaScheduleSearch(SearchStrategy):
             self._notify()
 
     def scalars(self) -> dict[str, float]:
-        return {"ms_unlocated": self.unlocated}
+        return {"ms_unlocated": self.unlocated, "build_dropped": getattr(self, "build_dropped", 0)}
 
     def close(self) -> None:
         if hasattr(self, "contexts") and not self.finished:
@@ -228,9 +252,35 @@ class MetaScheduleSearch(SearchStrategy):
             drawn += [(i, mc) for mc in measure_candidates]
         if not drawn and len(self.spent) == len(self.contexts):
             return None
-        if len(self.contexts) > 1 and len(drawn) > self.num_trials_per_iter:
-            drawn = self._best(drawn, self.num_trials_per_iter)
-        return drawn
+        if len(self.contexts) > 1 and len(drawn) > self.draw_size:
+            drawn = self._best(drawn, self.draw_size)
+        return self._cheapest(drawn, self.num_trials_per_iter)
+
+    def _cheapest(self, drawn: "list[tuple[int, Any]]", n: int) -> "list[tuple[int, Any]]":
+        """``drawn`` less its costliest to build by the build-time model, down to ``n``, in its order
+        (unchanged without ``build_drop``). Each search (design space, with ``PER_SKETCH``) gives up
+        its own costliest, in proportion to its share of ``drawn``, so the mix of design spaces the
+        cost model chose (``SEARCH_FLOOR``) stays. Left unmeasured and untold: MetaSchedule may draw
+        them again.
+
+        Why: on 2 cores a learned search's wall time is mostly builds, and the slow builds are seldom
+        the fast kernels. Of the learned agent's measured candidates in 25 runs (5 tasks, Zen 5), the
+        costliest-predicted quarter took 19-65% of the build seconds (median ~50%) and held the run's
+        best kernel in 6 of the 25 (BENCHMARKS.md, "Issue 14: builds predicted")."""
+        if self.build_model is None or len(drawn) <= n:
+            return drawn
+        mine = {i: [k for k, (j, _) in enumerate(drawn) if j == i] for i in sorted({i for i, _ in drawn})}
+        quota = {i: len(ks) * n / len(drawn) for i, ks in mine.items()}
+        counts = {i: math.floor(q) for i, q in quota.items()}
+        for i in sorted(quota, key=lambda i: counts[i] - quota[i])[: n - sum(counts.values())]:
+            counts[i] += 1  # the largest remainders first
+        keep: set[int] = set()
+        for i, ks in mine.items():
+            rows = self.build_features.rows(self.contexts[i], [drawn[k][1] for k in ks])
+            predicted = self.build_model.predict_rows(rows)
+            keep.update(ks[r] for r in np.argsort(predicted, kind="stable")[: counts[i]])
+        self.build_dropped += len(drawn) - len(keep)
+        return [d for k, d in enumerate(drawn) if k in keep]
 
     def _best(self, drawn: "list[tuple[int, Any]]", n: int) -> "list[tuple[int, Any]]":
         """``n`` of the searches' candidates: each search's best-scored few (``SEARCH_FLOOR`` of the

@@ -70,6 +70,7 @@ def test_the_learned_agent_is_the_default_and_searches_a_gpu_task_with_xgboost(f
     plain.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))
     assert plain.hparams()["num_trials_per_iter"] == 16 and plain.measure_batch == 16
     assert plain.hparams()["genetic_iters"] == 4  # MetaSchedule's search there: the shorter one is unmeasured
+    assert plain.hparams()["build_drop"] == 0.0  # builds go beside the runs there; the model knows CPU programs
     plain.close()
     chosen = create("learned", cost_model="mlp", num_trials_per_iter=2, population_size=16)
     chosen.setup(SearchContext(spaces, seed=0, trials=2, baseline_s=1e-3))
@@ -135,3 +136,42 @@ def test_the_learned_agent_runs_one_search_per_design_space():
     assert len(baseline.contexts) == 1
     assert baseline.contexts[0].search_strategy.genetic_num_iters == 4
     baseline.close()
+
+
+def test_the_learned_agent_leaves_the_costliest_predicted_builds_unmeasured():
+    """``build_drop``: the search draws more than the batch, and the build-time model's costliest
+    share of what each design space's search drew is left out; the kept ones keep their order
+    (best-scored first), every search keeps its share."""
+    import numpy as np
+
+    from msgym.search import SearchContext
+    from msgym.space import design_spaces
+    from msgym.tasks import get_task
+
+    spaces = design_spaces(get_task("gmm-64"))
+    agent = create("learned", population_size=48, num_trials_per_iter=6, build_drop=0.5)
+    assert agent.draw_size == 12 and create("learned").hparams()["build_drop"] == 0.25
+    assert create("metaschedule").hparams()["build_drop"] == 0.0  # the baseline is MetaSchedule's own
+    agent.setup(SearchContext(spaces, seed=0, trials=6, baseline_s=1e-3))
+    try:
+        drawn = []
+        cheapest = agent._cheapest
+        agent._cheapest = lambda d, n: (drawn.extend(d), cheapest(d, n))[1]
+        kept = agent._draw()
+        assert len(drawn) > 6 and len(kept) == 6 and agent.scalars()["build_dropped"] == len(drawn) - 6
+        predicted = {}
+        for i in {i for i, _ in drawn}:
+            mine = [mc for j, mc in drawn if j == i]
+            rows = agent.build_features.rows(agent.contexts[i], mine)
+            predicted.update(zip(map(id, mine), agent.build_model.predict_rows(rows)))
+        for i in {i for i, _ in drawn}:
+            kept_i = [mc for j, mc in kept if j == i]
+            dropped_i = [mc for j, mc in drawn if j == i and all(mc is not k for _, k in kept)]
+            assert kept_i and len(kept_i) in (len(dropped_i), len(dropped_i) + 1, len(dropped_i) - 1)
+            assert max(predicted[id(mc)] for mc in kept_i) <= min(predicted[id(mc)] for mc in dropped_i)
+        order = [k for k, (_, mc) in enumerate(drawn) if any(mc is m for _, m in kept)]
+        assert order == sorted(order) and np.isfinite(list(predicted.values())).all()
+    finally:
+        agent.close()
+    with pytest.raises(ValueError, match="build_drop must be in"):
+        create("learned", build_drop=1.0)
