@@ -27,6 +27,17 @@ MetaSchedule's 474.8 (intervals overlapping), the search 3-15 s a run instead of
 wall time is its picks' builds: 319.4 against 304.0 with 4 rounds and MetaSchedule's 271.5 (1.18x,
 separated), wall 2.2x MetaSchedule's instead of 3.7x.
 
+The costliest quarter to build left unmeasured (``build_drop=0.25``): each search draws 96 for its
+72, and a build-time model (``msgym/cost_models/build_time.py``, trained on builds of other tasks'
+candidates) drops the 24 it predicts costliest to build, each design space's search its own share.
+On 2 cores the builds are most of what is left of the learned agent's wall time, and the slow
+builds (LLVM's back end over large vectorized inner tiles: 1-2 s where most take 0.05-0.1 s) are
+seldom the fast kernels. Measured on the Zen 5 (BENCHMARKS.md, "Issue 14: builds predicted"; 5
+tasks x 5 seeds, all runs verified together): geomean 490.5 verified GFLOPS against 486.6 without
+and MetaSchedule's 481.9 (intervals overlapping), measurements 9.4 s instead of 13.1 on bmm, 10.5
+instead of 14.8 on c2d; wall time 0.32-0.55x MetaSchedule's (without: 0.37-0.71x), gmm-512 0.49x.
+Off on a GPU (its builds overlap its runs there, and the model knows CPU programs).
+
 One search for 64 trials (``num_trials_per_iter=72``, where the ``metaschedule`` agent asks for 16
 four times): each of MetaSchedule's batches costs a full evolutionary search of its 512-wide
 population (10-11 s on gmm-512 and 31-34 s on c2d here, most of the learned agent's wall time),

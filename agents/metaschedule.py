@@ -264,9 +264,10 @@ class MetaScheduleSearch(SearchStrategy):
         them again.
 
         Why: on 2 cores a learned search's wall time is mostly builds, and the slow builds are seldom
-        the fast kernels. Of the learned agent's measured candidates in 25 runs (5 tasks, Zen 5), the
-        costliest-predicted quarter took 19-65% of the build seconds (median ~50%) and held the run's
-        best kernel in 6 of the 25 (BENCHMARKS.md, "Issue 14: builds predicted")."""
+        the fast kernels. Of the candidates the learned agent measured on 6 tasks the model never saw
+        (Zen 5), the quarter it predicts costliest took 45-64% of their build seconds on 5 of them
+        (gmm-512: 22%); leaving that quarter out cut the measurements by 10-36% with kernels as fast
+        (BENCHMARKS.md, "Issue 14: builds predicted")."""
         if self.build_model is None or len(drawn) <= n:
             return drawn
         mine = {i: [k for k, (j, _) in enumerate(drawn) if j == i] for i in sorted({i for i, _ in drawn})}
