@@ -27,8 +27,8 @@ and independent; a pause only gives the idle vCPUs another draw.
 **Placements** (``TimingConfig.placements``, ``reuse_buffers``; the run worker, ``worker.py``): the
 repeats are shared out among 4 sets of argument buffers that the worker keeps for every kernel of
 the task, since where the arrays lie moved a GEMM 512 kernel's time by a CV of 3.0% between sets
-(1.0% within one). With them the default spread 1.3-1.7% over 10 calls in two of three runs (the
-third: one call in a slow state of the VM, 22%), where a fresh set at every call spread 4.0-8.8%.
+(1.0% within one). With them the default spread 1.0-2.1% over 10 calls in four of six runs (the
+others: one call in a slow state of the VM, 21-22%), where a fresh set at every call spread 4.0-8.8%.
 """
 
 from __future__ import annotations
