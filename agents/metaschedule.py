@@ -164,7 +164,7 @@ class MetaScheduleSearch(SearchStrategy):
             self._notify()
 
     def scalars(self) -> dict[str, float]:
-        return {"ms_unlocated": self.unlocated, "build_dropped": getattr(self, "build_dropped", 0)}
+        return {"ms_unlocated": self.unlocated, "build_dropped": self.build_dropped}
 
     def close(self) -> None:
         if hasattr(self, "contexts") and not self.finished:
