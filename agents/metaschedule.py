@@ -126,9 +126,10 @@ class MetaScheduleSearch(SearchStrategy):
         self.tune_context = self.contexts[0]
         self.database = ms.database.MemoryDatabase()
         self.workloads = [self.database.commit_workload(tc.mod) for tc in self.contexts]
+        # the MLP's adapter and the build-time model read the same candidates' rows: one cache
+        self.build_features = StoreFeatures()
         self.cost_model = self._make_cost_model(context)
         self.build_model = BuildTimeModel.load() if self.build_drop > 0 else None
-        self.build_features = StoreFeatures()
         self.build_dropped = 0
         for tc, spaces in zip(self.contexts, design_spaces):
             tc.pre_tuning(
@@ -210,7 +211,7 @@ class MetaScheduleSearch(SearchStrategy):
                 **({"tree_method": "auto"} if kind == "xgb" else {}),
             )
         self.msgym_model = create_cost_model(kind)  # mlp, pretrained or a .pt file: it learns as the search goes
-        return metaschedule_cost_model(self.msgym_model, context.baseline_s)
+        return metaschedule_cost_model(self.msgym_model, context.baseline_s, self.build_features)
 
     def _next_batch(self) -> bool:
         """Ask MetaSchedule for its next batch of candidates; False when it has no more."""

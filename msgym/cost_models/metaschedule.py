@@ -15,12 +15,13 @@ from msgym.features import StoreFeatures
 __all__ = ["metaschedule_cost_model"]
 
 
-def metaschedule_cost_model(model: "MLPCostModel", baseline_s: float) -> Any:
+def metaschedule_cost_model(model: "MLPCostModel", baseline_s: float, features: "StoreFeatures | None" = None) -> Any:
     """msgym's MLP as a MetaSchedule cost model (its Python extension point), for ``tune_tir``'s
-    search: it learns from and scores MetaSchedule's own measure candidates."""
+    search: it learns from and scores MetaSchedule's own measure candidates. ``features``: the
+    feature rows' cache to use (a search that reads the same candidates' rows again shares it)."""
     from tvm.ir.utils import derived_object
 
-    features = StoreFeatures()
+    features = StoreFeatures() if features is None else features
 
     @derived_object
     class MLPForMetaSchedule(ms.cost_model.PyCostModel):
