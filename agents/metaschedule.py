@@ -127,7 +127,7 @@ class MetaScheduleSearch(SearchStrategy):
         self.database = ms.database.MemoryDatabase()
         self.workloads = [self.database.commit_workload(tc.mod) for tc in self.contexts]
         # the MLP's adapter and the build-time model read the same candidates' rows: one cache
-        self.build_features = StoreFeatures()
+        self.features = StoreFeatures()
         self.cost_model = self._make_cost_model(context)
         self.build_model = BuildTimeModel.load() if self.build_drop > 0 else None
         self.build_dropped = 0
@@ -211,7 +211,7 @@ class MetaScheduleSearch(SearchStrategy):
                 **({"tree_method": "auto"} if kind == "xgb" else {}),
             )
         self.msgym_model = create_cost_model(kind)  # mlp, pretrained or a .pt file: it learns as the search goes
-        return metaschedule_cost_model(self.msgym_model, context.baseline_s, self.build_features)
+        return metaschedule_cost_model(self.msgym_model, context.baseline_s, self.features)
 
     def _next_batch(self) -> bool:
         """Ask MetaSchedule for its next batch of candidates; False when it has no more."""
@@ -278,7 +278,7 @@ class MetaScheduleSearch(SearchStrategy):
             counts[i] += 1  # the largest remainders first
         keep: set[int] = set()
         for i, ks in mine.items():
-            rows = self.build_features.rows(self.contexts[i], [drawn[k][1] for k in ks])
+            rows = self.features.rows(self.contexts[i], [drawn[k][1] for k in ks])
             predicted = self.build_model.predict_rows(rows)
             keep.update(ks[r] for r in np.argsort(predicted, kind="stable")[: counts[i]])
         self.build_dropped += len(drawn) - len(keep)

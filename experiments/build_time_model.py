@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import multiprocessing
 import os
 import random
 import sys
@@ -41,6 +42,8 @@ from msgym._tvm import host_cpu
 from msgym.cost_models.build_time import BuildTimeModel, summary_features
 from msgym.cost_models.data import feature_rows, final_programs
 from msgym.cost_models.dataset import load, operator_of
+from msgym.measure import TimingConfig
+from msgym.search.verify import candidate_key
 from msgym.space import design_spaces
 from msgym.tasks import get_task
 
@@ -60,7 +63,7 @@ def _init() -> None:
     sys.modules["torch"] = None  # type: ignore[assignment]  # as the measurer's workers: TVM imports faster
 
 
-BUILD_TIMEOUT_S = 60.0  # the measurer's: a build past it counts as this long (censored)
+BUILD_TIMEOUT_S = TimingConfig().build_timeout_s  # the measurer's: a build past it counts as this long (censored)
 
 
 class Builders:
@@ -70,11 +73,8 @@ class Builders:
     def __init__(self, workers: int):
         self.workers = workers
         self.pool = self._start()
-        self.timeouts = 0
 
     def _start(self):
-        import multiprocessing
-
         return multiprocessing.get_context("spawn").Pool(self.workers, initializer=_init)
 
     def map(self, jobs: list) -> list[float]:
@@ -83,23 +83,15 @@ class Builders:
         for k, result in enumerate(pending):
             try:
                 out.append(result.get(BUILD_TIMEOUT_S))
-            except multiprocessing_timeout():
-                self.timeouts += 1
+            except multiprocessing.TimeoutError:
                 out.append(BUILD_TIMEOUT_S)
                 self.pool.terminate()
                 self.pool = self._start()
-                out += self.map(jobs[k + 1 :])
-                return out
+                return out + self.map(jobs[k + 1 :])
         return out
 
     def close(self) -> None:
         self.pool.terminate()
-
-
-def multiprocessing_timeout() -> type:
-    import multiprocessing
-
-    return multiprocessing.TimeoutError
 
 
 def built(names: list[str], workers: int, programs_of: Callable[[Any], tuple[list, list]], label: str) -> dict:
@@ -153,7 +145,7 @@ def search_builds(names: list[str], per_task: int, seed: int, workers: int) -> d
         agent.setup(SearchContext(design_spaces(task), seed, trials=per_task, baseline_s=1.0))
         try:
             drawn = agent._draw() or []
-            rows = [agent.build_features.rows(agent.contexts[i], [mc])[0] for i, mc in drawn]
+            rows = [agent.features.rows(agent.contexts[i], [mc])[0] for i, mc in drawn]
             return rows, [mc.sch.mod for _, mc in drawn]
         finally:
             agent.close()
@@ -161,65 +153,67 @@ def search_builds(names: list[str], per_task: int, seed: int, workers: int) -> d
     return built(names, workers, programs_of, " (search)")
 
 
+def stored_build_seconds(names: "set[str]") -> dict[str, dict[str, float]]:
+    """task -> {candidate (``verify.candidate_key``): build seconds} of ``names``' candidates in this
+    machine's record store (this CPU's records; the last of a candidate's)."""
+    from msgym.measure import default_store
+
+    cpu = host_cpu()
+    out: dict[str, dict[str, float]] = collections.defaultdict(dict)
+    with open(default_store()) as f:
+        for line in f:
+            r = json.loads(line)
+            build_s = (r.get("result") or {}).get("build_s")
+            if r["task"] in names and r.get("space") is not None and build_s:
+                if json.loads(r["target"]).get("mcpu") == cpu:
+                    out[r["task"]][candidate_key(r)] = build_s
+    return out
+
+
+def replayed(name: str, keys: list[str], seconds: dict[str, float]) -> tuple:
+    """(features, log build seconds) of ``name``'s candidates ``keys`` (those that replay)."""
+    spaces = design_spaces(get_task(name))
+    programs = final_programs(spaces, [tuple(json.loads(k)[:2]) for k in keys])
+    ok = [i for i, p in enumerate(programs) if p is not None]
+    x = summary_features(feature_rows(spaces, [programs[i] for i in ok]))
+    return x, np.log(np.array([seconds[keys[i]] for i in ok]))
+
+
 def run_builds(pattern: str) -> dict[str, tuple]:
     """task -> (features, log build seconds) of the candidates that search runs (their run folders,
     ``pattern`` a glob) measured, their build seconds from this machine's record store."""
     import glob
-
-    from msgym.measure import default_store
 
     found = collections.defaultdict(list)
     for folder in sorted(glob.glob(pattern)):
         with open(os.path.join(folder, "records.jsonl")) as f:
             for line in f:
                 r = json.loads(line)
-                found[r["task"]].append(json.dumps([r["space"], r["decisions"]]))
-    seconds = {}
-    with open(default_store()) as f:
-        for line in f:
-            r = json.loads(line)
-            res = r.get("result") or {}
-            if r["task"] in found and r.get("space") is not None and res.get("build_s"):
-                if json.loads(r["target"]).get("mcpu") == host_cpu():
-                    seconds[(r["task"], json.dumps([r["space"], r["decisions"]]))] = res["build_s"]
-    out = {}
-    for name, keys in found.items():
-        keys = [k for k in keys if (name, k) in seconds]
-        spaces = design_spaces(get_task(name))
-        programs = final_programs(spaces, [tuple(json.loads(k)) for k in keys])
-        ok = [i for i, p in enumerate(programs) if p is not None]
-        x = summary_features(feature_rows(spaces, [programs[i] for i in ok]))
-        out[name] = (x, np.log(np.array([seconds[(name, keys[i])] for i in ok])))
-    return out
+                found[r["task"]].append(candidate_key(r))
+    seconds = stored_build_seconds(set(found))
+    return {
+        name: replayed(name, [k for k in keys if k in seconds[name]], seconds[name]) for name, keys in found.items()
+    }
 
 
 def store_builds(names: list[str], per_task: int, seed: int) -> dict[str, tuple]:
-    """task -> (features, log build seconds) of candidates this machine's record store measured."""
-    from msgym.measure import default_store
-
-    cpu = host_cpu()
-    by = collections.defaultdict(dict)
-    with open(default_store()) as f:
-        for line in f:
-            r = json.loads(line)
-            res = r.get("result") or {}
-            if r.get("space") is None or not res.get("build_s") or r["task"] not in names:
-                continue
-            if json.loads(r["target"]).get("mcpu") != cpu:
-                continue
-            by[r["task"]][json.dumps([r["space"], r["decisions"]])] = res["build_s"]
+    """task -> (features, log build seconds) of ``per_task`` candidates this machine's record store measured."""
+    seconds = stored_build_seconds(set(names))
     out = {}
     for name in names:
-        items = sorted(by[name].items())
-        items = random.Random(seed).sample(items, min(per_task, len(items)))
-        if not items:
-            continue
-        spaces = design_spaces(get_task(name))
-        programs = final_programs(spaces, [tuple(json.loads(k)) for k, _ in items])
-        ok = [i for i, p in enumerate(programs) if p is not None]
-        x = summary_features(feature_rows(spaces, [programs[i] for i in ok]))
-        out[name] = (x, np.log(np.array([items[i][1] for i in ok])))
+        keys = sorted(seconds[name])
+        if keys:
+            out[name] = replayed(name, random.Random(seed).sample(keys, min(per_task, len(keys))), seconds[name])
     return out
+
+
+def check(model: BuildTimeModel, x: np.ndarray, y: np.ndarray) -> dict:
+    pred = model.predict_features(x)
+    return {
+        "candidates": len(y),
+        "spearman": spearman(pred, y),
+        "costliest_quarter_share": costliest_share(pred, y, 0.25),
+    }
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -272,22 +266,11 @@ def main() -> None:
     )
     checks = {}
     for name, (x, y) in store_builds([n for n in args.check_tasks.split(",") if n], 250, args.seed).items():
-        pred = model.predict_features(x)
-        checks[name] = {
-            "candidates": len(y),
-            "spearman": spearman(pred, y),
-            "costliest_quarter_share": costliest_share(pred, y, 0.25),
-        }
+        checks[name] = check(model, x, y)
         print(f"store {name}: {checks[name]}", flush=True)
-    if args.check_runs:
-        for name, (x, y) in run_builds(args.check_runs).items():
-            pred = model.predict_features(x)
-            checks[f"runs:{name}"] = {
-                "candidates": len(y),
-                "spearman": spearman(pred, y),
-                "costliest_quarter_share": costliest_share(pred, y, 0.25),
-            }
-            print(f"runs {name}: {checks[f'runs:{name}']}", flush=True)
+    for name, (x, y) in (run_builds(args.check_runs) if args.check_runs else {}).items():
+        checks[f"runs:{name}"] = check(model, x, y)
+        print(f"runs {name}: {checks[f'runs:{name}']}", flush=True)
     meta = {
         "command": " ".join(["python", *sys.argv]),
         "machine": f"mcpu={host_cpu()}",

@@ -162,7 +162,7 @@ def test_the_learned_agent_leaves_the_costliest_predicted_builds_unmeasured():
         predicted = {}
         for i in {i for i, _ in drawn}:
             mine = [mc for j, mc in drawn if j == i]
-            rows = agent.build_features.rows(agent.contexts[i], mine)
+            rows = agent.features.rows(agent.contexts[i], mine)
             predicted.update(zip(map(id, mine), agent.build_model.predict_rows(rows)))
         for i in {i for i, _ in drawn}:
             kept_i = [mc for j, mc in kept if j == i]
