@@ -100,7 +100,8 @@ def built(names: list[str], workers: int, programs_of: Callable[[Any], tuple[lis
     import tvm
 
     out = {}
-    tmp = tempfile.mkdtemp(prefix="msgym-build-time-")
+    scratch = tempfile.TemporaryDirectory(prefix="msgym-build-time-")  # the built .so files, removed after
+    tmp = scratch.name
     pool = Builders(workers)
     try:
         for name in names:
@@ -114,6 +115,7 @@ def built(names: list[str], workers: int, programs_of: Callable[[Any], tuple[lis
             print(f"{name}{label}: {len(jobs)} built in {took:.1f} s, median {np.median(seconds):.3f} s", flush=True)
     finally:
         pool.close()
+        scratch.cleanup()
     return out
 
 

@@ -299,6 +299,7 @@ def _cmd_tune_model(args: argparse.Namespace) -> int:
             target=args.target,
             space=args.space,
             max_trials_per_task=args.max_trials_per_task,
+            work_dir=args.work_dir,
         )
     print(
         f"{out['model']} ({out['input_shapes']}), {args.trials} trials over "
@@ -316,6 +317,12 @@ def _cmd_tune_model(args: argparse.Namespace) -> int:
     for ref, cell in out["fast_p"].items():
         fractions = ", ".join(f"{k} {v:.0f}" for k, v in cell.items() if k.startswith("fast_"))
         print(f"  against {ref}: {cell['speedup']:.2f}x ({fractions}; the model end to end)")
+    if out["database"]:
+        print(
+            f"tuned database: {out['database']}; build the model with\n"
+            f"  msgym.commands.tune_model.compile_model(Path({out['database']!r}), mod, target, "
+            f"prepack={out['prepacked']})"
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=1))
@@ -511,6 +518,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also MetaSchedule's own tune_relax/compile_relax at the same total trials",
     )
     p.add_argument("--verify-rounds", type=int, default=3, help=verify_help)
+    p.add_argument(
+        "--work-dir",
+        help="keep the tuned database here (DIR/msgym_db; with --with-metaschedule also DIR/metaschedule); "
+        "default: a scratch folder, removed at the end",
+    )
     p.add_argument("--json", help="write the figures here")
     p.set_defaults(func=_cmd_tune_model)
 

@@ -5,14 +5,18 @@ Tests that build or time real kernels carry the ``hardware`` marker (any test us
 fake runner (a latency that is a deterministic function of the program): ``pytest -m "not hardware"``.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
-# Baselines and records of the tests go to a fresh folder, not the user's cache.
-os.environ.setdefault("MSGYM_CACHE_DIR", tempfile.mkdtemp(prefix="msgym-test-cache-"))
+# Baselines and records of the tests go to a fresh folder, not the user's cache (removed at the end).
+if "MSGYM_CACHE_DIR" not in os.environ:
+    os.environ["MSGYM_CACHE_DIR"] = tempfile.mkdtemp(prefix="msgym-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["MSGYM_CACHE_DIR"], ignore_errors=True)
 
 DATA = Path(__file__).parent / "data"
 ODD_MATMUL = f"{DATA / 'kernels.py'}:matmul_odd"

@@ -5,7 +5,8 @@ like MetaSchedule's gradient task scheduler: first a batch for each task, then e
 to the task whose tuning could save the most model time, estimated as weight x best latency x
 (1 + its relative improvement over its last batch), so tasks that are heavy or still improving
 get more trials. Everything is measured through the measurement layer (records in its store).
-The best schedule of each task goes into a MetaSchedule database; the model is compiled with it
+The best schedule of each task goes into a MetaSchedule database (kept in ``work_dir/msgym_db`` when
+a ``work_dir`` is given, otherwise in a scratch folder removed at the end); the model is compiled with it
 (``compile_relax``), its output checked against PyTorch's on the same input, and timed next to
 the untuned TVM build and PyTorch eager on the same CPU threads. ``with_metaschedule`` also runs
 MetaSchedule's own ``tune_relax`` / ``compile_relax`` at the same total trials, side by side.
@@ -19,6 +20,7 @@ against PyTorch eager and, with ``with_metaschedule``, against MetaSchedule at t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import tempfile
@@ -72,75 +74,82 @@ def tune_model(
             "model and PyTorch's on the GPU are not written yet); tune the model's tasks on the GPU with "
             "msgym bench --target cuda --tasks models, or msgym tune --target cuda --task 'torch:...'"
         )
-    key = tuple(tuple(s) for s in shapes) if shapes else None
-    program = relax_program(spec, key)
-    imported = import_model(spec, shapes, target=target)
-    tasks = [dataclasses.replace(mt, task=get_task(mt.task, space=space)) for mt in imported]
-    target = tasks[0].task.target if tasks else make_target(None)
-    work_dir = Path(work_dir or tempfile.mkdtemp(prefix="msgym-model-"))
+    kept = work_dir is not None  # the tuned database is what a user deploys; else nothing stays in /tmp
+    with contextlib.ExitStack() as stack:
+        work_dir = Path(work_dir if kept else stack.enter_context(tempfile.TemporaryDirectory(prefix="msgym-model-")))
+        key = tuple(tuple(s) for s in shapes) if shapes else None
+        program = relax_program(spec, key)
+        imported = import_model(spec, shapes, target=target)
+        tasks = [dataclasses.replace(mt, task=get_task(mt.task, space=space)) for mt in imported]
+        target = tasks[0].task.target if tasks else make_target(None)
 
-    tunable = [mt for mt in tasks if sum(design_spaces(mt.task).sizes) > 1]
-    t0 = time.perf_counter()
-    per_task = min(trials, max_trials_per_task or trials)  # a search is done at its own budget
-    searches = {
-        mt.operator: Search(
-            mt.task, agent, per_task, seed, measurer=measurer, progress=False, agent_options=agent_options
-        )
-        for mt in tunable
-    }
-    _allocate(tunable, searches, trials, batch, progress)
-    results = {op: s.finish(verify_rounds) for op, s in searches.items()}
-    tune_s = time.perf_counter() - t0
-
-    best = [(mt.task, results[mt.operator].best) for mt in tunable if results[mt.operator].best is not None]
-    db_dir = work_dir / "msgym_db"
-    prepack = space == "extended"  # weights packed at compile time, where the best kernel packs them
-    for task, rec in best:
-        workload = packed_module(task) if prepack else None
-        write_database(task, db_dir, [(rec.space, rec.decisions, rec.latency_s)], workload)
-    expected = _torch_output(program)
-    out: dict[str, Any] = {
-        "model": program.name,
-        "input_shapes": program.shape_text,
-        "agent": agent,
-        "trials": trials,
-        "max_trials_per_task": max_trials_per_task,
-        "tasks": [
-            {
-                "task": mt.task.spec,
-                "weight": mt.weight,
-                "trials": results[mt.operator].trials if mt.operator in results else 0,
-                "best_latency_s": results[mt.operator].best.latency_s
-                if mt.operator in results and results[mt.operator].best
-                else None,
-                "verified_latency_s": results[mt.operator].verified_latency_s if mt.operator in results else None,
-            }
-            for mt in tasks
-        ],
-        "msgym_tune_s": tune_s,
-    }
-    # Every timer on the target's cores: PyTorch's threads, TVM's pool here and in the processes
-    # MetaSchedule's runner starts below (TVM's default is half the hardware threads: _tvm.py).
-    threads = use_threads(host_cores(target))
-    out["threads"] = threads
-    timers = {
-        "pytorch_eager": _torch_timer(program, threads),
-        "tvm_untuned": _relax_timer(_build_untuned(program.mod, target), program, expected, "untuned"),
-        "tvm_msgym": _relax_timer(_compile(db_dir, program.mod, target, prepack), program, expected, "msgym-tuned"),
-    }
-    if with_metaschedule:
+        tunable = [mt for mt in tasks if sum(design_spaces(mt.task).sizes) > 1]
         t0 = time.perf_counter()
-        db = _metaschedule_tune(program.fused, target, trials, work_dir / "metaschedule", seed)
-        out["metaschedule_tune_s"] = time.perf_counter() - t0
-        executable = ms.relax_integration.compile_relax(db, program.mod, target, params=None)
-        timers["tvm_metaschedule"] = _relax_timer(executable, program, expected, "MetaSchedule-tuned")
-    with run_lock(measurer.runner):  # no other process's kernel runs meanwhile
-        verdicts = time_interleaved(timers, max(1, verify_rounds), seed, measurer.timing.estimator)
-    for name, verdict in verdicts.items():
-        out[f"{name}_s"], out[f"{name}_ci95"] = verdict["latency_s"], verdict["ci95"]
-    out["verify_rounds"] = verify_rounds
-    out["fast_p"] = _fast_p(out)
-    return out
+        per_task = min(trials, max_trials_per_task or trials)  # a search is done at its own budget
+        searches = {
+            mt.operator: Search(
+                mt.task, agent, per_task, seed, measurer=measurer, progress=False, agent_options=agent_options
+            )
+            for mt in tunable
+        }
+        _allocate(tunable, searches, trials, batch, progress)
+        results = {op: s.finish(verify_rounds) for op, s in searches.items()}
+        tune_s = time.perf_counter() - t0
+
+        best = [(mt.task, results[mt.operator].best) for mt in tunable if results[mt.operator].best is not None]
+        db_dir = work_dir / "msgym_db"
+        prepack = space == "extended"  # weights packed at compile time, where the best kernel packs them
+        for task, rec in best:
+            workload = packed_module(task) if prepack else None
+            write_database(task, db_dir, [(rec.space, rec.decisions, rec.latency_s)], workload)
+        expected = _torch_output(program)
+        out: dict[str, Any] = {
+            "model": program.name,
+            "input_shapes": program.shape_text,
+            "agent": agent,
+            "trials": trials,
+            "max_trials_per_task": max_trials_per_task,
+            "tasks": [
+                {
+                    "task": mt.task.spec,
+                    "weight": mt.weight,
+                    "trials": results[mt.operator].trials if mt.operator in results else 0,
+                    "best_latency_s": results[mt.operator].best.latency_s
+                    if mt.operator in results and results[mt.operator].best
+                    else None,
+                    "verified_latency_s": results[mt.operator].verified_latency_s if mt.operator in results else None,
+                }
+                for mt in tasks
+            ],
+            "msgym_tune_s": tune_s,
+            # where the tuned records stay (None: in a scratch folder, removed); compile with compile_relax
+            "database": str(db_dir) if kept and db_dir.exists() else None,
+            "prepacked": prepack,
+        }
+        # Every timer on the target's cores: PyTorch's threads, TVM's pool here and in the processes
+        # MetaSchedule's runner starts below (TVM's default is half the hardware threads: _tvm.py).
+        threads = use_threads(host_cores(target))
+        out["threads"] = threads
+        timers = {
+            "pytorch_eager": _torch_timer(program, threads),
+            "tvm_untuned": _relax_timer(_build_untuned(program.mod, target), program, expected, "untuned"),
+            "tvm_msgym": _relax_timer(
+                compile_model(db_dir, program.mod, target, prepack), program, expected, "msgym-tuned"
+            ),
+        }
+        if with_metaschedule:
+            t0 = time.perf_counter()
+            db = _metaschedule_tune(program.fused, target, trials, work_dir / "metaschedule", seed)
+            out["metaschedule_tune_s"] = time.perf_counter() - t0
+            executable = ms.relax_integration.compile_relax(db, program.mod, target, params=None)
+            timers["tvm_metaschedule"] = _relax_timer(executable, program, expected, "MetaSchedule-tuned")
+        with run_lock(measurer.runner):  # no other process's kernel runs meanwhile
+            verdicts = time_interleaved(timers, max(1, verify_rounds), seed, measurer.timing.estimator)
+        for name, verdict in verdicts.items():
+            out[f"{name}_s"], out[f"{name}_ci95"] = verdict["latency_s"], verdict["ci95"]
+        out["verify_rounds"] = verify_rounds
+        out["fast_p"] = _fast_p(out)
+        return out
 
 
 def _fast_p(out: dict) -> dict:
@@ -193,8 +202,10 @@ def _priority(mt: Any, search: Search, before: float | None) -> float:
     return mt.weight * now * (1.0 + improvement)
 
 
-def _compile(db_dir: Path, mod: tvm.IRModule, target: Any, prepack: bool = False):
-    """The model built with the tuned kernels of ``db_dir``. ``prepack``: TVM's weight-prepacking
+def compile_model(db_dir: Path, mod: tvm.IRModule, target: Any, prepack: bool = False):
+    """The model built with the tuned kernels of ``db_dir`` (``tune_model``'s ``work_dir/msgym_db``);
+    ``mod``: the model's Relax program unfused (``relax_program(spec).mod``: ``compile_relax``
+    fuses what it is given, and a fused one would not match the tuned workloads). ``prepack``: TVM's weight-prepacking
     flow, as a deployed model would run it: every fused function's constant inputs marked
     layout-free before the database is applied (its workloads are marked likewise), then the
     packing copies of the kernels that pack split off and folded into the constants at compile time."""

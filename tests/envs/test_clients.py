@@ -48,12 +48,14 @@ def test_maskable_ppo_learns_with_its_eval_callback_and_evaluates_with_masks(tmp
     from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
     from sb3_contrib.common.maskable.evaluation import evaluate_policy
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import configure
 
     venv = make_vec_env(ENV_ID, n_envs=2, env_kwargs=env_kwargs, seed=0)
     eval_env = make_vec_env(ENV_ID, n_envs=1, env_kwargs=env_kwargs, seed=1)
     try:
         model = MaskablePPO("MlpPolicy", venv, n_steps=16, batch_size=16, n_epochs=1, seed=0, device="cpu")
         callback = MaskableEvalCallback(eval_env, eval_freq=16, n_eval_episodes=2, log_path=str(tmp_path))
+        model.set_logger(configure(str(tmp_path / "sb3"), ["csv"]))  # not SB3's default folder in /tmp
         model.learn(64, callback=callback)
         assert (tmp_path / "evaluations.npz").is_file()
         mean, std = evaluate_policy(model, eval_env, n_eval_episodes=3, use_masking=True)
@@ -119,6 +121,7 @@ def test_rl_zoo_trains_and_saves_like_any_zoo_env(tmp_path, monkeypatch, fake_se
     from msgym import zoo
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # SB3's default log folder (the zoo sets none)
     kwargs = ["task:'gmm-64'", f"measurer:dict(runner='fake', store={fake_settings.store!r})"]
     monkeypatch.setattr(
         "sys.argv",

@@ -1,5 +1,7 @@
 """Tasks from PyTorch models: import, weights, tuning a model's task, and clear errors."""
 
+from pathlib import Path
+
 import pytest
 from conftest import DATA
 
@@ -75,14 +77,28 @@ def test_whole_model_tuning_compiles_a_model_that_matches_pytorch(measurer):
         tune_model(f"{MODELS}:two_layers", measurer, [(4, 16)], trials=4, max_trials_per_task=0)
 
 
-def test_no_model_task_gets_more_trials_than_its_cap(measurer):
-    from msgym.commands.tune_model import tune_model
+def test_no_model_task_gets_more_trials_than_its_cap(measurer, tmp_path):
+    import tempfile
 
+    from msgym._tvm import make_target
+    from msgym.commands.tune_model import compile_model, tune_model
+
+    scratch = set(Path(tempfile.gettempdir()).glob("msgym-model-*"))
     out = tune_model(
         f"{MODELS}:two_layers", measurer, [(4, 16)], "random", 8, batch=2, progress=False, max_trials_per_task=3
     )
     tuned = [t["trials"] for t in out["tasks"] if t["trials"]]
     assert tuned and max(tuned) == 3 and out["max_trials_per_task"] == 3
+    assert out["database"] is None and set(Path(tempfile.gettempdir()).glob("msgym-model-*")) == scratch
+
+    # Given a work_dir, the tuned database stays there, and it builds the model.
+    kept = tune_model(
+        f"{MODELS}:two_layers", measurer, [(4, 16)], "random", 2, batch=2, progress=False, work_dir=tmp_path
+    )
+    assert kept["database"] == str(tmp_path / "msgym_db") and any((tmp_path / "msgym_db").iterdir())
+    assert compile_model(
+        Path(kept["database"]), relax_program(f"{MODELS}:two_layers", ((4, 16),)).mod, make_target(None)
+    )
 
 
 @pytest.mark.hardware
@@ -107,7 +123,7 @@ def test_packed_weights_are_packed_at_compile_time_and_the_model_still_matches_p
     assert "layout_rewrite_preproc" in spaces.program_mod(space, decisions).script()
     write_database(task, tmp_path / "db", [(space, decisions, 1e-6)], packed_module(task))
     program = relax_program(spec, ((4, 16),))
-    executable = tm._compile(tmp_path / "db", program.mod, task.target, prepack=True)
+    executable = tm.compile_model(tmp_path / "db", program.mod, task.target, prepack=True)
     tm._relax_timer(executable, program, tm._torch_output(program), "prepacked")  # raises unless PyTorch's output
     with task.target, ms.database.JSONDatabase(work_dir=str(tmp_path / "db")), tvm.transform.PassContext(opt_level=3):
         main = tvm.transform.Sequential(tm.prepack_passes())(program.mod)["main"].script()
