@@ -8,6 +8,8 @@ Two paths, same task, same MLP (the pretrained one):
   space by TVM (``sample_init_population``'s way: trace replay on its thread pool), postprocessed in
   C++, per-store features extracted on its threads, one batched prediction.
 
+And where the time goes (``parts``): each step's milliseconds per candidate on one thread.
+
     python experiments/scoring_speed.py --task gmm-512 --json experiments/results/scoring_speed.json
 """
 
@@ -35,6 +37,47 @@ def python_path(task, model, n: int) -> float:
     programs = final_programs(spaces, cands)
     model.predict_rows(feature_rows(spaces, [p for p in programs if p is not None]))
     return (time.perf_counter() - t0) * n / len(cands)
+
+
+def parts(task, n: int) -> dict:
+    """Milliseconds per candidate of each step of scoring, on one thread (``n`` uniform walks of the
+    design space): trace replay, each postprocessor, per-store feature extraction, structural hashing
+    (the feature cache's key). Why: MetaSchedule's search does replay and postprocessing in C++ before
+    any cost model is asked, so their sum over the cores bounds what any model's scoring can reach."""
+    import tvm_ffi
+
+    from msgym.features import measure_candidate
+    from msgym.space import Schedule
+
+    spaces = design_spaces(task)
+    cands = [c for c in (spaces.sample(random.Random(i)) for i in range(n)) if c is not None]
+    seconds: dict[str, float] = {}
+
+    def add(step: str, t0: float) -> None:
+        seconds[step] = seconds.get(step, 0.0) + time.perf_counter() - t0
+
+    programs = []
+    for space, decisions in cands:
+        t0 = time.perf_counter()
+        sch = Schedule(spaces.space_mods[space])
+        spaces.trace_with(space, decisions).apply_to_schedule(sch, remove_postproc=True)
+        add("replay", t0)
+        for postproc in spaces.postprocs:
+            t0 = time.perf_counter()
+            postproc.apply(sch)
+            add(f"postproc/{type(postproc).__name__}", t0)
+        programs.append(sch)
+    mcs = [measure_candidate(sch) for sch in programs]
+    t0 = time.perf_counter()
+    spaces.features.extractor.extract_from(spaces.context, mcs)  # the design spaces' context: 1 thread
+    add("features", t0)
+    t0 = time.perf_counter()
+    for sch in programs:
+        tvm_ffi.structural_hash(sch.mod)
+    add("hash", t0)
+    per = {k: 1e3 * v / len(cands) for k, v in seconds.items()}
+    per["replay_and_postprocs"] = per["replay"] + sum(v for k, v in per.items() if k.startswith("postproc/"))
+    return {"candidates": len(cands), "ms_per_candidate_one_thread": per}
 
 
 def metaschedule_path(task, model, n: int) -> dict:
@@ -85,6 +128,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=512)
     parser.add_argument("--model", default="pretrained", help="the MLP: pretrained, or a saved one (.pt)")
     parser.add_argument("--torch-threads", type=int, default=0, help="torch's intra-op threads (0: its default)")
+    parser.add_argument("--parts", type=int, default=200, help="candidates for the per-step breakdown")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     if args.torch_threads:
@@ -101,6 +145,7 @@ def main() -> None:
         "torch_threads": args.torch_threads or "default",
         "python_path_s": python_path(task, model, args.n),
         "metaschedule_path": metaschedule_path(task, model, args.n),
+        "parts": parts(task, args.parts),
     }
     emit(out, args.json)
 
