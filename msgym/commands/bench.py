@@ -82,6 +82,8 @@ def run(
     # What the file holds beyond this call's runs stays in it (``other_runs``: runs this call does not ask for).
     kept = {k: previous[k] for k in ("reference_runs", "pytorch_eager") if k in previous}
     agent_options = {**previous.get("agent_options", {}), **agent_options}
+    header = {"tasks": tasks, "agents": agents, "trials": trials, "seeds": seeds}
+    header.update(agent_options=agent_options, space=space)
     runs = []
     for task_name in tasks:
         task = get_task(task_name, target, space)
@@ -104,29 +106,8 @@ def run(
                     drift_every=drift_every,
                 )
                 runs.append(_run_summary(task, agent, seed, result))
-                _write(
-                    path,
-                    {
-                        "tasks": tasks,
-                        "agents": agents,
-                        "trials": trials,
-                        "seeds": seeds,
-                        "agent_options": agent_options,
-                        "space": space,
-                        "runs": runs + list(done.values()),
-                        **kept,
-                    },
-                )
-    out = {
-        "tasks": tasks,
-        "agents": agents,
-        "trials": trials,
-        "seeds": seeds,
-        "agent_options": agent_options,
-        "space": space,
-        "runs": runs,
-        **kept,
-    }
+                _write(path, {**header, "runs": runs + list(done.values()), **kept})  # resumable from here
+    out = {**header, "runs": runs, **kept}
     if done:  # runs of this JSON that this call did not ask for: kept, out of its statistics
         out["other_runs"] = list(done.values())
     if fast_p and reference_run and "metaschedule" not in agents:
