@@ -182,13 +182,14 @@ def table(result: dict) -> str:
     lines.append(f"{'task':<16} {'agent':<14} {'GFLOPS':>9} {'x vendor':>9} {'x MS':>6} {'s/cand':>7}")
     for name, cell in result["tasks"].items():
         vendor = cell.get("vendor_gflops")
-        lines.append(f"{name:<16} {'vendor':<14} {vendor or 0:>9.0f}")
+        lines.append(f"{name:<16} {'vendor':<14} {format(vendor, '.0f') if vendor else '-':>9}")
         for agent in result["agents"]:
             a = cell.get(agent, {})
-            lines.append(
-                f"{'':<16} {agent:<14} {a.get('verified_gflops') or 0:>9.0f} {a.get('vs_vendor') or 0:>9.2f} "
-                f"{a.get('vs_metaschedule') or 0:>6.2f} {a.get('wall_per_candidate_s') or 0:>7.2f}"
-            )
+            figures = [(a.get("verified_gflops"), 9, ".0f"), (a.get("vs_vendor"), 9, ".2f")]
+            figures += [(a.get("vs_metaschedule"), 6, ".2f"), (a.get("wall_per_candidate_s"), 7, ".2f")]
+            # a figure the run has not (a failed run, MetaSchedule against itself): "-", not a made-up 0
+            shown = " ".join(format(v, spec).rjust(w) if v is not None else "-".rjust(w) for v, w, spec in figures)
+            lines.append(f"{'':<16} {agent:<14} {shown}")
     return "\n".join(lines)
 
 
