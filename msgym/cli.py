@@ -90,6 +90,11 @@ def _cmd_tune(args: argparse.Namespace) -> int:
             f"{result.verified_latency_s * 1e3:.3f} ms [{low * 1e3:.3f}, {high * 1e3:.3f}], "
             f"{result.verified_gflops:.1f} GFLOPS"
         )
+        if result.verified_attempts > 1:  # verify.py: the machine was in a slow spell
+            print(
+                f"  (verified {result.verified_attempts} times: the kernels re-timed slower than in the loop, "
+                f"{result.verified_slowdown:.2f}x in the try kept)"
+            )
     if result.drift:
         worst = max(abs(c["drift"]) for c in result.drift)
         print(

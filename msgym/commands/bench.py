@@ -281,6 +281,19 @@ def _cell(stats: dict, name: str) -> str:
     return f"{value:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
+def _spell_note(task_runs: list[dict]) -> list[str]:
+    """A line under a task whose verification was done again, or stayed slow (verify.py's slow spells)."""
+    attempts = max((r.get("verified_attempts") or 0 for r in task_runs), default=0)
+    levels = [r["verified_slowdown"] for r in task_runs if r.get("verified_slowdown") is not None]
+    if attempts <= 1 or not levels:
+        return []
+    return [
+        f"Verified {attempts} times: the kernels re-timed slower than in the loop (a slow spell of the machine); "
+        f"kept the least slow try, {max(levels):.2f}x the loop's latencies (median).",
+        "",
+    ]
+
+
 def leaderboard(out: dict) -> str:
     """Per task, agents ranked by mean verified GFLOPS over seeds (the in-loop best where runs are
     not verified), with 95% bootstrap intervals (``*``: separated from the next agent's); also the
@@ -324,6 +337,7 @@ def leaderboard(out: dict) -> str:
                 f"{sum(r['errors'] for r in rs)} |"
             )
         lines.append("")
+        lines += _spell_note([r for rs in by_agent.values() for r in rs])
     geo = stats["geomean"]
     ranked_g = sorted((a for a in geo if rank_by in geo[a]), key=lambda a: -geo[a][rank_by])
     marks = _marks([(a, geo[a][f"{rank_by}_ci95"]) for a in ranked_g])

@@ -69,6 +69,8 @@ class TuneResult:
     verified_latency_s: float | None = None
     verified_ci95: list[float] | None = None
     verified_gflops: float | None = None
+    verified_slowdown: float | None = None  # verified / in-loop latency, median of the best few (verify.py)
+    verified_attempts: int = 0  # verifications done (more than one: the first fell in a slow spell)
     space_kind: str = "default"  # the design space searched (metaschedule: always its own, the default)
     # Where the wall time went: the agent's proposing (its search, its cost model) and learning from
     # results, and measuring (build, check, time); the rest is setup, drift checks and verification.
@@ -252,6 +254,7 @@ class Search:
         if verdict is not None:
             out.verified_latency_s, out.verified_ci95 = verdict["latency_s"], verdict["ci95"]
             out.verified_gflops = task.gflops(out.verified_latency_s)
+            out.verified_slowdown, out.verified_attempts = verdict["slowdown"], verdict["attempts"]
         hparams = {
             "task": task.name,
             "agent": self.strategy.name,
@@ -272,13 +275,17 @@ class Search:
         return out
 
     def _verify(self, top: list[EpisodeRecord], rounds: int) -> dict:
-        """The best of ``top``'s verdicts (verify.py)."""
-        from msgym.search.verify import verify_candidates
+        """The best of ``top``'s verdicts (verify.py), with the verification's ``slowdown`` and ``attempts``."""
+        from msgym.search.verify import verify_steady
 
-        cands = [{"space": r.space, "decisions": r.decisions, "space_kind": r.space_kind} for r in top]
-        verdicts = verify_candidates(self.task, cands, self.measurer, rounds, self.seed)
+        cands = [
+            {"space": r.space, "decisions": r.decisions, "space_kind": r.space_kind, "latency_s": r.latency_s}
+            for r in top
+        ]
+        verdicts, steadiness = verify_steady(self.task, cands, self.measurer, rounds, self.seed)
         valid = [v for v in verdicts.values() if v["latency_s"] is not None]
-        return min(valid, key=lambda v: v["latency_s"]) if valid else {"latency_s": None, "ci95": None}
+        best = min(valid, key=lambda v: v["latency_s"]) if valid else {"latency_s": None, "ci95": None}
+        return {**best, **steadiness}  # its slowdown against the loop's figures, and how many tries
 
 
 def tune(

@@ -73,6 +73,8 @@ def test_verification_re_times_each_runs_best_candidates(fake_measurer):
     latencies = [fake_measurer.measure(task, spaces.program(c["space"], c["decisions"]).mod).latency_s for c in cands]
     assert runs[0]["verified_latency_s"] == min(latencies) and runs[1]["verified_latency_s"] == latencies[1]
     assert runs[0]["verified_gflops"] == task.gflops(min(latencies))
+    # _run's candidates carry no in-loop latency: nothing to judge a slow spell by, one try
+    assert runs[0]["verified_slowdown"] is None and runs[0]["verified_attempts"] == 1
     low, high = runs[0]["verified_ci95"]
     assert low <= runs[0]["verified_latency_s"] <= high
     before = fake_measurer.measured
