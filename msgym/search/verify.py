@@ -15,7 +15,7 @@ kernel of c2d re-timed 15-33% slower than the same kernels had run in the loop m
 bench's verdicts with them. So a task's verification is checked against its candidates' in-loop
 latencies (``slowdown``: the median of verified / in-loop over the candidates that have one; the
 in-loop figure is a minimum over fewer repeats, so a verification in the loop's state is near 1.0:
-0.96-1.07 in the other verifications of those pairs), and one more than ``SPELL_SLOWDOWN`` is done
+0.97-1.07 in the verifications made with it since), and one more than ``SPELL_SLOWDOWN`` is done
 again after a wait (``SPELL_WAITS_S``), the
 least slow of the tries kept and recorded (``verified_slowdown``, ``verified_attempts``).
 """
