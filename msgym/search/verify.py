@@ -10,14 +10,14 @@ machine's states hit every agent alike. A candidate's verified latency is the me
 one pass does not decide it; its interval is the bootstrap's over the same repeats. A run's
 verified latency is its best candidate's. Leaderboards rank by these; in-loop curves stay as they were.
 
-A slow spell can outlast a whole verification, though: in one bench (issue 13's fourth pair) every
-kernel of c2d re-timed 15-33% slower than the same kernels had run in the loop minutes before, and the
-bench's verdicts with them. So a task's verification is checked against its candidates' in-loop
-latencies (``slowdown``: the median of verified / in-loop over the candidates that have one; the
-in-loop figure is a minimum over fewer repeats, so a verification in the loop's state is near 1.0:
-0.97-1.07 in the verifications made with it since), and one more than ``SPELL_SLOWDOWN`` is done
-again after a wait (``SPELL_WAITS_S``), the
-least slow of the tries kept and recorded (``verified_slowdown``, ``verified_attempts``).
+A slow spell can outlast a whole verification, though: in one bench (issue 13's fourth pair) c2d's
+kernels re-timed at a median 1.25x the latencies they had run at in the loop minutes before, and the
+bench's verdicts on c2d were 15-33% low with them. So a task's verification is checked against its
+candidates' in-loop latencies (``slowdown``: the median of verified / in-loop over the candidates
+that have one; the in-loop figure is a minimum over fewer repeats, so a verification in the loop's
+state is near 1.0: 0.97-1.07 in the verifications made with it since), and one more than
+``SPELL_SLOWDOWN`` is done again after a wait (``SPELL_WAITS_S``), the least slow of the tries kept
+and recorded (``verified_slowdown``, ``verified_attempts``).
 """
 
 from __future__ import annotations
