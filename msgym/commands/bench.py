@@ -117,7 +117,10 @@ def run(
     pytorch = dict(previous.get("pytorch_eager", {})) if fast_p else {}
     if verify_rounds:
         extra = pytorch_timers(measurer) if fast_p else None
-        verdicts = verify_runs(out["runs"] + out.get("reference_runs", []), measurer, verify_rounds, extra=extra)
+        say = print if progress else None  # a verification waiting out a slow spell says so
+        verdicts = verify_runs(
+            out["runs"] + out.get("reference_runs", []), measurer, verify_rounds, extra=extra, say=say
+        )
         pytorch.update({task: v for task, v in verdicts.items() if v})
     if fast_p:
         out["pytorch_eager"] = pytorch

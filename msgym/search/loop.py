@@ -131,6 +131,7 @@ class Search:
         self.errors = 0
         self.propose_s = self.measure_s = 0.0  # TuneResult's split of the wall time
         self.exhausted = False
+        self.progress = progress  # shown: the bar, and a verification's wait out of a slow spell
         self.bar = progress_bar(trials, f"{self.task.name}/{self.strategy.name}", progress)
 
     @property
@@ -282,7 +283,8 @@ class Search:
             {"space": r.space, "decisions": r.decisions, "space_kind": r.space_kind, "latency_s": r.latency_s}
             for r in top
         ]
-        verdicts, steadiness = verify_steady(self.task, cands, self.measurer, rounds, self.seed)
+        say = print if self.progress else None
+        verdicts, steadiness = verify_steady(self.task, cands, self.measurer, rounds, self.seed, say=say)
         valid = [v for v in verdicts.values() if v["latency_s"] is not None]
         best = min(valid, key=lambda v: v["latency_s"]) if valid else {"latency_s": None, "ci95": None}
         return {**best, **steadiness}  # its slowdown against the loop's figures, and how many tries

@@ -111,13 +111,20 @@ def verify_steady(
     extra: dict[str, Callable[[], list[float]]] | None = None,
     waits: "tuple[float, ...]" = SPELL_WAITS_S,
     sleep: Callable[[float], None] = time.sleep,
+    say: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Verdict], dict]:
     """``verify_candidates``, done again after each of ``waits`` while its ``slowdown`` is over
     ``SPELL_SLOWDOWN``. Returns the least slow try's verdicts and ``{"slowdown", "attempts"}``
-    (``slowdown`` None where no candidate has an in-loop latency)."""
+    (``slowdown`` None where no candidate has an in-loop latency). ``say``: told of each wait
+    before it starts (a command's user would otherwise see it stop for a minute)."""
     tries: list[tuple[float | None, dict[str, Verdict]]] = []
     for wait in (0.0, *waits):
         if wait:
+            if say is not None:
+                say(
+                    f"{task.name}: verification {tries[-1][0]:.2f}x slower than the loop (a slow spell of the "
+                    f"machine); verifying again in {wait:.0f} s"
+                )
             sleep(wait)
         verdicts = verify_candidates(task, candidates, measurer, rounds, seed, extra)
         level = slowdown(candidates, verdicts)
@@ -161,11 +168,13 @@ def verify_runs(
     seed: int = 0,
     extra: "Callable[[Task], dict[str, Callable[[], list[float]]]] | None" = None,
     sleep: Callable[[float], None] = time.sleep,
+    say: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Verdict]]:
     """Add ``verified_latency_s``, ``verified_ci95`` and ``verified_gflops`` to every run (a bench
     JSON row with ``top_candidates``) that lacks them, and the task's verification's
-    ``verified_slowdown`` and ``verified_attempts`` (``verify_steady``). ``extra(task)`` gives timers
-    to interleave with each task's candidates; returns their verdicts by task name."""
+    ``verified_slowdown`` and ``verified_attempts`` (``verify_steady``; ``say`` told of its waits).
+    ``extra(task)`` gives timers to interleave with each task's candidates; returns their verdicts
+    by task name."""
     todo = [r for r in runs if r.get("top_candidates") and "verified_latency_s" not in r]
     out: dict[str, dict[str, Verdict]] = {}
     for task_name in dict.fromkeys(r["task"] for r in todo):
@@ -174,7 +183,7 @@ def verify_runs(
         task = get_task(task_name, task_runs[0].get("target"))
         timers = extra(task) if extra else {}
         cands = [c for r in task_runs for c in r["top_candidates"]]
-        verdicts, steadiness = verify_steady(task, cands, measurer, rounds, seed, timers, sleep=sleep)
+        verdicts, steadiness = verify_steady(task, cands, measurer, rounds, seed, timers, sleep=sleep, say=say)
         for run in task_runs:
             mine = [verdicts[candidate_key(c)] for c in run["top_candidates"]]
             mine = [v for v in mine if v["latency_s"]]

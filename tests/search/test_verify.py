@@ -40,8 +40,12 @@ def test_a_verification_slower_than_the_loop_is_done_again_after_each_wait(fake_
     waits = []
     in_loop = [{**c, "latency_s": lat / 2} for c, lat in zip(cands, latencies)]
     before = fake_measurer.measured
-    verdicts, steadiness = verify_steady(task, in_loop, fake_measurer, rounds=1, waits=(3.0, 7.0), sleep=waits.append)
+    said = []
+    verdicts, steadiness = verify_steady(
+        task, in_loop, fake_measurer, rounds=1, waits=(3.0, 7.0), sleep=waits.append, say=said.append
+    )
     assert waits == [3.0, 7.0] and steadiness["attempts"] == 3
+    assert len(said) == 2 and "2.00x slower than the loop" in said[0] and "again in 7 s" in said[1]
     assert steadiness["slowdown"] == pytest.approx(2.0) and steadiness["slowdown"] > SPELL_SLOWDOWN
     assert fake_measurer.measured - before == 3 * len(cands)  # each try re-times every candidate
     assert [verdicts[candidate_key(c)]["latency_s"] for c in cands] == latencies
