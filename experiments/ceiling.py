@@ -25,16 +25,13 @@ import argparse
 import copy
 import json
 import math
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 from common import emit
-from peak_flops import CHAINS, SOURCE, measure
+from peak_flops import compile_peak, measure
 
 PEAK = "fma-peak"  # the peak loop's name among the timers of a re-timing
 
@@ -96,9 +93,7 @@ def retimed(benches: list[dict], baseline: str, agent: str, rounds: int, peak_ti
 def peak_loop(threads: int, iters: int, folder: str) -> Callable:
     """For ``verify_runs(extra=...)``: the peak loop as a timer, its rate given as the seconds a
     task's FLOPs would take at it (one value a call: the best of the loop's 5 runs)."""
-    src, binary = os.path.join(folder, "peak.c"), os.path.join(folder, "peak")
-    Path(src).write_text(SOURCE)
-    subprocess.run(["gcc", "-O2", "-march=native", "-fopenmp", f"-DCHAINS={CHAINS}", src, "-o", binary], check=True)
+    binary = compile_peak(folder)
 
     def for_task(task):
         return {PEAK: lambda: [task.flops / (measure(binary, threads, iters)["gflops"] * 1e9)]}

@@ -83,15 +83,21 @@ def measure(binary: str, threads: int, iters: int) -> dict:
     return {"threads": threads, "lanes": int(lanes), "seconds": float(seconds), "gflops": flops / float(seconds) / 1e9}
 
 
+def compile_peak(folder: str) -> str:
+    """The peak loop built with gcc in ``folder``; returns the binary's path."""
+    src, binary = os.path.join(folder, "peak.c"), os.path.join(folder, "peak")
+    Path(src).write_text(SOURCE)
+    subprocess.run(["gcc", "-O2", "-march=native", "-fopenmp", f"-DCHAINS={CHAINS}", src, "-o", binary], check=True)
+    return binary
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--iters", type=int, default=100_000_000)
     p.add_argument("--json", required=True)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        src, binary = os.path.join(tmp, "peak.c"), os.path.join(tmp, "peak")
-        Path(src).write_text(SOURCE)
-        subprocess.run(["gcc", "-O2", "-march=native", "-fopenmp", f"-DCHAINS={CHAINS}", src, "-o", binary], check=True)
+        binary = compile_peak(tmp)
         rows = [measure(binary, t, args.iters) for t in (1, os.cpu_count() or 1)]
     out = {"command": command_line(), "machine": f"mcpu={host_cpu()}", "chains": CHAINS, "rows": rows}
     for r in rows:

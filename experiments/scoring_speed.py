@@ -47,7 +47,6 @@ def parts(task, n: int) -> dict:
     import tvm_ffi
 
     from msgym.features import measure_candidate
-    from msgym.space import Schedule
 
     spaces = design_spaces(task)
     cands = [c for c in (spaces.sample(random.Random(i)) for i in range(n)) if c is not None]
@@ -59,8 +58,7 @@ def parts(task, n: int) -> dict:
     programs = []
     for space, decisions in cands:
         t0 = time.perf_counter()
-        sch = Schedule(spaces.space_mods[space])
-        spaces.trace_with(space, decisions).apply_to_schedule(sch, remove_postproc=True)
+        sch = spaces.schedule(space, decisions)  # replayed, TVM's reading of the decisions checked
         add("replay", t0)
         for postproc in spaces.postprocs:
             t0 = time.perf_counter()
