@@ -59,7 +59,10 @@ It searches the extended space too (``space="extended"``), where the ``metasched
 baseline, does not: MetaSchedule's evolution over the extended rules, whose own decisions
 (parallel granularity, vector width, inner loop order) ``extended_space.MutateRootDecision``
 mutates; where the task's weights may be packed, one search per design space of each program
-(packed and not), the cost model choosing the batch from all.
+(packed and not), the population of 512 shared out among all of them, the cost model choosing the
+batch from all. Measured on the Zen 5 (BENCHMARKS.md, "Issue 14 in the extended space"; 5 tasks x 5
+seeds): 1.04-1.05x MetaSchedule's verified geomean, 0.998-1.19x per task (no interval separated),
+wall time 0.43-1.00x MetaSchedule's, its builds slower than the default space's.
 """
 
 from __future__ import annotations

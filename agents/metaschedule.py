@@ -177,7 +177,10 @@ class MetaScheduleSearch(SearchStrategy):
     def _searches(self, task: Any) -> tuple[list, list]:
         """The searches' ``TuneContext`` and the design spaces each one searches: one search per
         program of the task's space, over all its design spaces (MetaSchedule's way); with
-        ``PER_SKETCH``, one per design space of each program, the program's population shared out."""
+        ``PER_SKETCH``, one per design space of each program, the population shared out among all
+        of them. Shared across programs too: where the extended space has the weight packed and not
+        (two programs), each program's sketches getting the whole population doubled the learned
+        agent's search (gmm-512, Zen 5: 8.1 s a run against 3.1 s in the default space)."""
 
         def search(population: int) -> Any:
             return lambda: ms.search_strategy.EvolutionarySearch(
@@ -191,8 +194,8 @@ class MetaScheduleSearch(SearchStrategy):
         if not self.PER_SKETCH:
             return programs, sketches
         contexts, spaces = [], []
+        population = max(min(MIN_POPULATION, self.population_size), self.population_size // sum(map(len, sketches)))
         for tc, schs in zip(programs, sketches):
-            population = max(min(MIN_POPULATION, self.population_size), self.population_size // len(schs))
             for k, sch in enumerate(schs):
                 seed = self.seed + 1000 * k  # a search of its own per design space
                 contexts.append(program_context(task, tc.mod, seed, self.num_threads, search(population)))

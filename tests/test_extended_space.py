@@ -171,6 +171,22 @@ def test_the_learned_agent_searches_the_extended_space_packed_and_not(fake_measu
     assert result.best.space_kind == "extended"
 
 
+def test_the_learned_agents_searches_share_one_population_across_programs():
+    """Packed and not, the extended space's two programs share the population out among all their
+    design spaces: with each program's getting the whole of it, the search took twice as long."""
+    from msgym.search import SearchContext, create
+
+    spaces = design_spaces(get_task("gmm-64", space="extended"))
+    agent = create("learned", population_size=1024, num_trials_per_iter=6)
+    agent.setup(SearchContext(spaces, seed=0, trials=6, baseline_s=1e-3))
+    try:
+        sizes = [tc.search_strategy.population_size for tc in agent.contexts]
+        assert len(sizes) == len(spaces.traces) > 2
+        assert sizes == [1024 // len(sizes)] * len(sizes)
+    finally:
+        agent.close()
+
+
 def test_a_walk_in_the_extended_space_builds_passes_the_check_replays_and_compiles(measurer, tmp_path):
     from msgym.envs.outcome import measure_candidates
     from msgym.search import tune
