@@ -7,7 +7,8 @@ among the run worker's 4 sets of argument buffers, the same at every call: ``Tim
 ``reuse_buffers``), ``one-set`` (the default on one set, the same at every call), ``fresh-buffers``
 (the default on one set allocated afresh at every call: every measurement until the placements),
 ``spaced-100`` and ``spaced-250`` (a contender's repeats in 3 chunks, 100 or 250 ms apart:
-``TimingConfig.min_chunks``, ``gap_ms``).
+``TimingConfig.min_chunks``, ``gap_ms``), ``default-again`` (the default through a second measurer:
+the place in the interleaving alone).
 
 Each protocol measures the same program ``--calls`` times (separate calls, as a search would: each
 builds the program again, checks its output and times it), and the spread of the results is reported:
@@ -39,6 +40,8 @@ PROTOCOLS = {  # key: (name in the results, timing)
         TimingConfig(estimator="median", adaptive=False, placements=1, reuse_buffers=False),
     ),
     "default": ("default (minimum, adaptive repeats, 4 placements)", TimingConfig()),
+    # the same protocol through a second measurer: what the place in the interleaving does alone
+    "default-again": ("default again, a second measurer", TimingConfig()),
     "one-set": ("default on one set of buffers, the same at every call", TimingConfig(placements=1)),
     "fresh-buffers": (
         "default on one fresh set of buffers at every call",
